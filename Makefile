@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine with nothing but python3:
+#   make test   creates .venv with the dev extras and runs the test suite
+#   make demo   creates .venv, installs oasisgen and trains on the bundled sample
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+# TensorFlow reads its thread pools from the environment when it starts.
+export TF_NUM_INTRAOP_THREADS ?= 2
+export TF_NUM_INTEROP_THREADS ?= 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: test demo lint format docs benchmarks clean sample-data
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml setup.cfg
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.cfg
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: $(VENV)/.installed
+	$(BIN)/oasisgen demo --out runs/demo
+
+# Rebuild the bundled sample from its sources (needs pip and apt-get download).
+sample-data: $(BIN)/python
+	$(BIN)/python scripts/build_sample_data.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

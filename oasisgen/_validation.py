@@ -1,0 +1,102 @@
+"""Checks on images shared by the loaders and the estimators.
+
+Inside oasisgen an image batch is float32 in [0, 1] of shape (n, height, width, 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IMAGE_SHAPE_TEXT = "(n_samples, height, width) or (n_samples, height, width, 1)"
+
+
+def check_images(
+    X: object,
+    *,
+    caller: str,
+    multiple_of: int | None = None,
+    min_samples: int = 1,
+) -> np.ndarray:
+    """Validate a batch of grayscale images and return it as float32 in [0, 1].
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, height, width) or (n_samples, height, width, 1)
+        uint8 images (scaled by 1/255), or floats already in [0, 1].
+    caller : str
+        Name used in error messages, such as ``"VQVAE2Estimator.fit"``.
+    multiple_of : int, optional
+        Height and width must be divisible by this number.
+    min_samples : int, default=1
+        Fewest images accepted.
+
+    Returns
+    -------
+    images : ndarray of shape (n_samples, height, width, 1), dtype float32
+        The images, values in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not numeric (strings, objects, complex numbers).
+    ValueError
+        If the shape, the values or the number of images is not what is expected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen._validation import check_images
+    >>> check_images(np.zeros((2, 8, 8), dtype=np.uint8), caller="demo").shape
+    (2, 8, 8, 1)
+    """
+    array = np.asarray(X)
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{caller} expected images of a real numeric dtype (uint8 or float); "
+            f"got dtype {array.dtype}. Convert with np.asarray(X, dtype=np.float32)."
+        )
+    if array.ndim == 4 and array.shape[-1] == 1:
+        pass
+    elif array.ndim == 3:
+        array = array[..., np.newaxis]
+    else:
+        raise ValueError(
+            f"{caller} expected grayscale images of shape {IMAGE_SHAPE_TEXT}; got an "
+            f"array of shape {np.shape(X)}. Stack 2D slices along a first axis; "
+            "cut 3D volumes into slices with oasisgen.datasets.load_nifti."
+        )
+    n_samples, height, width = array.shape[:3]
+    if n_samples < min_samples:
+        raise ValueError(
+            f"{caller} expected at least {min_samples} image(s); got {n_samples} "
+            f"(an array of shape {np.shape(X)})."
+        )
+    if multiple_of is not None and (height % multiple_of or width % multiple_of):
+        raise ValueError(
+            f"{caller} expected images whose height and width are divisible by "
+            f"{multiple_of}; got {array.shape}. Resize with "
+            "oasisgen.preprocessing.Resize(32) or pass image_size=32 to the loader."
+        )
+    if np.issubdtype(array.dtype, np.integer):
+        if array.dtype != np.uint8 and array.size and (array.min() < 0 or array.max() > 255):
+            raise ValueError(
+                f"{caller} expected integer images in [0, 255] (uint8); got values in "
+                f"[{array.min()}, {array.max()}]. Scale them to [0, 1] floats first."
+            )
+        return (array.astype(np.float32) / np.float32(255.0))
+    images = array.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(images)):
+        n_bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
+        raise ValueError(
+            f"{caller} received images containing NaN or inf ({n_bad} value(s)); "
+            "expected finite values in [0, 1]. Replace them, e.g. with np.nan_to_num."
+        )
+    if images.size and (images.min() < 0.0 or images.max() > 1.0):
+        raise ValueError(
+            f"{caller} expected float images with values in [0, 1]; got values in "
+            f"[{images.min():.4g}, {images.max():.4g}]. Rescale them, e.g. with "
+            "oasisgen.preprocessing.IntensityScaler, or pass uint8 images."
+        )
+    return images
