@@ -51,7 +51,8 @@ def check_images(
     """
     array = np.asarray(X)
     if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
     ):
         raise TypeError(
             f"{caller} expected images of a real numeric dtype (uint8 or float); "
@@ -80,12 +81,16 @@ def check_images(
             "oasisgen.preprocessing.Resize(32) or pass image_size=32 to the loader."
         )
     if np.issubdtype(array.dtype, np.integer):
-        if array.dtype != np.uint8 and array.size and (array.min() < 0 or array.max() > 255):
+        if (
+            array.dtype != np.uint8
+            and array.size
+            and (array.min() < 0 or array.max() > 255)
+        ):
             raise ValueError(
                 f"{caller} expected integer images in [0, 255] (uint8); got values in "
                 f"[{array.min()}, {array.max()}]. Scale them to [0, 1] floats first."
             )
-        return (array.astype(np.float32) / np.float32(255.0))
+        return array.astype(np.float32) / np.float32(255.0)
     images = array.astype(np.float32, copy=False)
     if not np.all(np.isfinite(images)):
         n_bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))

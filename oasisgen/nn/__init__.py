@@ -1,0 +1,19 @@
+"""Keras 3 building blocks and models of oasisgen (TensorFlow backend).
+
+Nothing here knows about scikit-learn: these are plain, serialisable Keras objects.
+"""
+
+from oasisgen.nn.blocks import ResidualStack, decoder, encoder
+from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.quantizer import VectorQuantizer
+from oasisgen.nn.vqvae2 import VQVAE2
+
+__all__ = [
+    "VQVAE2",
+    "CodebookPerplexity",
+    "CodebookUsage",
+    "ResidualStack",
+    "VectorQuantizer",
+    "decoder",
+    "encoder",
+]

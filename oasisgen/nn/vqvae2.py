@@ -1,0 +1,316 @@
+"""The two-level VQ-VAE-2 of Razavi et al. 2019 as a Keras model.
+
+::
+
+    image (H, W, 1)
+      -> bottom encoder (stride 4) ---------------------------- enc_b (H/4)
+      -> top encoder (stride 2) -> 1x1 -> top quantizer ------- q_t   (H/8)
+    q_t -> top decoder (x2) ++ enc_b -> 1x1 -> bottom quantizer  q_b   (H/4)
+    upsample(q_t) ++ q_b -> decoder (x4) ---------------------- image (H, W, 1)
+
+At 256x256 the top code map is 32x32 and the bottom one 64x64. The loss is the mean
+squared reconstruction error plus the commitment losses of both quantizers; their
+codebooks follow exponential moving averages (see :class:`VectorQuantizer`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from oasisgen.nn.blocks import decoder, encoder
+from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.quantizer import VectorQuantizer
+
+LEVELS = ("top", "bottom")
+
+
+def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """Return ``(top, bottom)`` from one value or a pair."""
+    if isinstance(value, tuple | list):
+        top, bottom = value
+        return int(top), int(bottom)
+    return int(value), int(value)
+
+
+def ssim_filter_size(height: int, width: int) -> int:
+    """Return the SSIM window: 11, shrunk to fit images smaller than 11 px.
+
+    Parameters
+    ----------
+    height, width : int
+        Image size.
+
+    Returns
+    -------
+    filter_size : int
+
+    Examples
+    --------
+    >>> ssim_filter_size(256, 256), ssim_filter_size(8, 16)
+    (11, 8)
+    """
+    return min(11, int(height), int(width))
+
+
+@keras.saving.register_keras_serializable(package="oasisgen")
+class VQVAE2(keras.Model):
+    """Two-level vector-quantized autoencoder for grayscale images.
+
+    Parameters
+    ----------
+    num_embeddings : int or tuple of (int, int), default=512
+        Codebook size, or ``(top, bottom)`` sizes.
+    embedding_dim : int, default=64
+        Size of each codebook vector.
+    hidden_channels : int, default=128
+        Channels of the encoders and decoders.
+    n_res_blocks : int, default=2
+        Residual blocks in each encoder and decoder.
+    n_res_channels : int, default=32
+        Channels inside each residual block.
+    commitment_cost : float, default=0.25
+        Weight of the commitment loss.
+    decay : float, default=0.99
+        Decay of the codebook moving averages.
+    restart_after : int, default=64
+        Training steps a code may go unused before it is re-seeded.
+    seed : int, optional
+        Seed of the quantizers' random restarts.
+    **kwargs
+        Passed to :class:`keras.Model`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen.nn import VQVAE2
+    >>> model = VQVAE2(num_embeddings=16, embedding_dim=4, hidden_channels=8,
+    ...                n_res_blocks=1, n_res_channels=4, seed=0)
+    >>> images = np.random.default_rng(0).random((2, 32, 32, 1)).astype("float32")
+    >>> top, bottom = model.encode(images)
+    >>> tuple(top.shape), tuple(bottom.shape)
+    ((2, 4, 4), (2, 8, 8))
+    >>> tuple(model.decode(top, bottom).shape)
+    (2, 32, 32, 1)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int | tuple[int, int] = 512,
+        embedding_dim: int = 64,
+        hidden_channels: int = 128,
+        n_res_blocks: int = 2,
+        n_res_channels: int = 32,
+        commitment_cost: float = 0.25,
+        decay: float = 0.99,
+        restart_after: int = 64,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_embeddings = _pair(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        self.hidden_channels = int(hidden_channels)
+        self.n_res_blocks = int(n_res_blocks)
+        self.n_res_channels = int(n_res_channels)
+        self.commitment_cost = float(commitment_cost)
+        self.decay = float(decay)
+        self.restart_after = int(restart_after)
+        self.seed = seed
+
+        res = (self.n_res_blocks, self.n_res_channels)
+        hidden, dim = self.hidden_channels, self.embedding_dim
+        self.bottom_encoder = encoder(hidden, 4, *res, name="bottom_encoder")
+        self.top_encoder = encoder(hidden, 2, *res, name="top_encoder")
+        self.top_projection = keras.layers.Conv2D(dim, 1, name="top_projection")
+        self.top_decoder = decoder(hidden, dim, 2, *res, name="top_decoder")
+        self.bottom_projection = keras.layers.Conv2D(dim, 1, name="bottom_projection")
+        self.top_upsample = keras.layers.Conv2DTranspose(
+            dim, 4, strides=2, padding="same", name="top_upsample"
+        )
+        self.decoder = decoder(hidden, 1, 4, *res, name="decoder")
+        quantizer_seeds = (None, None) if seed is None else (seed, seed + 1)
+        self.top_quantizer, self.bottom_quantizer = (
+            VectorQuantizer(
+                size,
+                dim,
+                commitment_cost=self.commitment_cost,
+                decay=self.decay,
+                restart_after=self.restart_after,
+                seed=quantizer_seed,
+                name=f"{level}_quantizer",
+            )
+            for level, size, quantizer_seed in zip(
+                LEVELS, self.num_embeddings, quantizer_seeds, strict=True
+            )
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.commitment_tracker = keras.metrics.Mean(name="commitment_loss")
+        self.ssim_tracker = keras.metrics.Mean(name="ssim")
+        self.code_metrics = {
+            level: (
+                CodebookPerplexity(size, name=f"{level}_perplexity"),
+                CodebookUsage(size, name=f"{level}_usage"),
+            )
+            for level, size in zip(LEVELS, self.num_embeddings, strict=True)
+        }
+
+    # ------------------------------------------------------------------ forward
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        """Create every weight by running a batch of zeros through the model."""
+        shape = (1, *input_shape[1:])
+        self._forward(tf.zeros(shape, dtype=self.compute_dtype), training=False)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        """Reconstruct ``inputs`` (n, H, W, 1); adds the commitment losses."""
+        reconstruction, _, _ = self._forward(inputs, training=training)
+        return reconstruction
+
+    def _forward(self, images: Any, training: bool | None) -> tuple[Any, Any, Any]:
+        enc_bottom = self.bottom_encoder(images)
+        enc_top = self.top_encoder(enc_bottom)
+        quant_top, top_codes = self.top_quantizer(
+            self.top_projection(enc_top), training=training
+        )
+        joined = keras.ops.concatenate([self.top_decoder(quant_top), enc_bottom], -1)
+        quant_bottom, bottom_codes = self.bottom_quantizer(
+            self.bottom_projection(joined), training=training
+        )
+        return self._decode_quantized(quant_top, quant_bottom), top_codes, bottom_codes
+
+    def _decode_quantized(self, quant_top: Any, quant_bottom: Any) -> Any:
+        upsampled = self.top_upsample(quant_top)
+        return self.decoder(keras.ops.concatenate([upsampled, quant_bottom], -1))
+
+    def encode(self, images: Any) -> tuple[tf.Tensor, tf.Tensor]:
+        """Return the ``(top, bottom)`` code maps of images.
+
+        Parameters
+        ----------
+        images : tensor of shape (n, H, W, 1)
+
+        Returns
+        -------
+        top : int32 tensor of shape (n, H/8, W/8)
+        bottom : int32 tensor of shape (n, H/4, W/4)
+        """
+        _, top_codes, bottom_codes = self._forward(images, training=False)
+        return top_codes, bottom_codes
+
+    def decode(self, top_codes: Any, bottom_codes: Any) -> tf.Tensor:
+        """Return images in [0, 1] from ``(top, bottom)`` code maps.
+
+        Parameters
+        ----------
+        top_codes : int tensor of shape (n, h, w)
+        bottom_codes : int tensor of shape (n, 2h, 2w)
+
+        Returns
+        -------
+        images : float tensor of shape (n, 8h, 8w, 1)
+        """
+        quant_top = self.top_quantizer.lookup(top_codes)
+        quant_bottom = self.bottom_quantizer.lookup(bottom_codes)
+        return tf.clip_by_value(self._decode_quantized(quant_top, quant_bottom), 0, 1)
+
+    # ----------------------------------------------------------------- training
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        """Metrics reset by Keras at the start of every epoch."""
+        trackers = [
+            self.loss_tracker,
+            self.reconstruction_tracker,
+            self.commitment_tracker,
+            self.ssim_tracker,
+        ]
+        return trackers + [m for pair in self.code_metrics.values() for m in pair]
+
+    def train_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """Run one optimisation step on a batch of images."""
+        images = _images_of(data)
+        with tf.GradientTape() as tape:
+            reconstruction, top_codes, bottom_codes = self._forward(
+                images, training=True
+            )
+            reconstruction_loss = tf.reduce_mean(tf.square(images - reconstruction))
+            commitment_loss = tf.add_n(self.losses)
+            loss = reconstruction_loss + commitment_loss
+            # Gradients are summed over replicas: scale to the global mean.
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        weights = self.trainable_variables
+        self.optimizer.apply_gradients(
+            zip(tape.gradient(scaled, weights), weights, strict=True)
+        )
+        return self._update_metrics(
+            images,
+            reconstruction,
+            reconstruction_loss,
+            commitment_loss,
+            (top_codes, bottom_codes),
+        )
+
+    def test_step(self, data: Any) -> dict[str, tf.Tensor]:
+        """Evaluate a batch of images without updating anything."""
+        images = _images_of(data)
+        reconstruction, top_codes, bottom_codes = self._forward(images, training=False)
+        reconstruction_loss = tf.reduce_mean(tf.square(images - reconstruction))
+        commitment_loss = tf.add_n(self.losses)
+        return self._update_metrics(
+            images,
+            reconstruction,
+            reconstruction_loss,
+            commitment_loss,
+            (top_codes, bottom_codes),
+        )
+
+    def _update_metrics(
+        self,
+        images: tf.Tensor,
+        reconstruction: tf.Tensor,
+        reconstruction_loss: tf.Tensor,
+        commitment_loss: tf.Tensor,
+        codes: tuple[tf.Tensor, tf.Tensor],
+    ) -> dict[str, tf.Tensor]:
+        batch = tf.shape(images)[0]
+        self.loss_tracker.update_state(reconstruction_loss + commitment_loss, batch)
+        self.reconstruction_tracker.update_state(reconstruction_loss, batch)
+        self.commitment_tracker.update_state(commitment_loss, batch)
+        height, width = images.shape[1], images.shape[2]
+        ssim = tf.image.ssim(
+            tf.clip_by_value(reconstruction, 0.0, 1.0),
+            tf.cast(images, reconstruction.dtype),
+            max_val=1.0,
+            filter_size=ssim_filter_size(height, width),
+            filter_sigma=1.5,
+        )
+        self.ssim_tracker.update_state(ssim)
+        for level_codes, level_metrics in zip(
+            codes, self.code_metrics.values(), strict=True
+        ):
+            for metric in level_metrics:
+                metric.update_state(level_codes)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor arguments."""
+        config = super().get_config()
+        config.update(
+            num_embeddings=self.num_embeddings,
+            embedding_dim=self.embedding_dim,
+            hidden_channels=self.hidden_channels,
+            n_res_blocks=self.n_res_blocks,
+            n_res_channels=self.n_res_channels,
+            commitment_cost=self.commitment_cost,
+            decay=self.decay,
+            restart_after=self.restart_after,
+            seed=self.seed,
+        )
+        return config
+
+
+def _images_of(data: Any) -> tf.Tensor:
+    """Return the images of a batch given as ``x`` or ``(x, ...)``."""
+    return data[0] if isinstance(data, tuple | list) else data
