@@ -1,0 +1,318 @@
+"""scikit-learn transformers for batches of grayscale images.
+
+Both transformers take images of shape (n_samples, height, width) or
+(n_samples, height, width, 1) and return float32 images of shape
+(n_samples, height, width, 1), so they can sit in a :class:`sklearn.pipeline.Pipeline`
+in front of :class:`oasisgen.VQVAE2Estimator` and be tuned with
+:class:`sklearn.model_selection.GridSearchCV`. A typical chain scales raw scanner
+intensities to [0, 1] first, then resizes::
+
+    make_pipeline(IntensityScaler(), Resize(32), VQVAE2Estimator())
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from oasisgen._imaging import as_size, resize_images
+from oasisgen._validation import IMAGE_SHAPE_TEXT, check_images
+
+__all__ = ["IntensityScaler", "Resize"]
+
+
+def _image_tags(tags: Tags) -> Tags:
+    """Declare image input (3D/4D float arrays) and float32 output."""
+    tags.input_tags.two_d_array = False
+    tags.input_tags.three_d_array = True
+    tags.transformer_tags.preserves_dtype = ["float32"]
+    return tags
+
+
+class Resize(TransformerMixin, BaseEstimator):
+    """Resize grayscale images to a fixed size.
+
+    Stateless: ``fit`` only checks the parameters and the images, so ``transform``
+    also works on an unfitted instance. Each image is resized with Pillow's
+    antialiased bilinear filter and clipped to [0, 1].
+
+    Parameters
+    ----------
+    image_size : int or tuple of (int, int), default=32
+        Output side length, or ``(height, width)``. Use sizes divisible by 8 in front
+        of :class:`oasisgen.VQVAE2Estimator`.
+
+    Attributes
+    ----------
+    input_shape_ : tuple of (int, int)
+        ``(height, width)`` of the images seen in ``fit``.
+
+    See Also
+    --------
+    IntensityScaler : Scale raw intensities to [0, 1] before resizing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen.preprocessing import Resize
+    >>> images = np.zeros((5, 64, 48), dtype=np.uint8)
+    >>> Resize(32).fit_transform(images).shape
+    (5, 32, 32, 1)
+    >>> Resize((16, 24)).transform(images).dtype
+    dtype('float32')
+    """
+
+    _parameter_constraints: dict = {
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+    }
+
+    def __init__(self, image_size: int | tuple[int, int] = 32) -> None:
+        self.image_size = image_size
+
+    def _check_params(self) -> tuple[int, int]:
+        """Validate ``image_size`` and return it as ``(height, width)``."""
+        self._validate_params()
+        try:
+            return as_size(self.image_size)
+        except ValueError:
+            raise ValueError(
+                "The 'image_size' parameter of Resize must be a positive int or a "
+                f"(height, width) pair of positive ints. Got {self.image_size!r} "
+                "instead."
+            ) from None
+
+    def fit(self, X: object, y: object = None) -> Resize:
+        """Check the parameters and the images; learn nothing else.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+            uint8 images, or floats in [0, 1].
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : Resize
+            This transformer.
+        """
+        self._check_params()
+        images = check_images(X, caller="Resize.fit")
+        self.input_shape_ = (int(images.shape[1]), int(images.shape[2]))
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """Resize the images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+            uint8 images, or floats in [0, 1]; any height and width.
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, new_height, new_width, 1), dtype float32
+            Resized images with values in [0, 1].
+        """
+        size = self._check_params()
+        return resize_images(check_images(X, caller="Resize.transform"), size)
+
+    def __sklearn_tags__(self) -> Tags:
+        """Declare a stateless transformer of images."""
+        tags = _image_tags(super().__sklearn_tags__())
+        tags.requires_fit = False
+        return tags
+
+
+def _check_raw_images(X: object, *, caller: str) -> np.ndarray:
+    """Validate images of any finite real values; return float64 (n, H, W)."""
+    array = np.asarray(X)
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{caller} expected images of a real numeric dtype (int or float); "
+            f"got dtype {array.dtype}. Convert with np.asarray(X, dtype=np.float32)."
+        )
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    elif array.ndim != 3:
+        raise ValueError(
+            f"{caller} expected grayscale images of shape {IMAGE_SHAPE_TEXT}; got an "
+            f"array of shape {np.shape(X)}. Stack 2D slices along a first axis; "
+            "cut 3D volumes into slices with oasisgen.datasets.load_nifti."
+        )
+    if array.shape[0] < 1 or array.size == 0:
+        raise ValueError(
+            f"{caller} expected at least 1 non-empty image; got an array of shape "
+            f"{np.shape(X)}."
+        )
+    images = array.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(images)):
+        n_bad = int(images.size - np.count_nonzero(np.isfinite(images)))
+        raise ValueError(
+            f"{caller} received images containing NaN or inf ({n_bad} value(s)); "
+            "expected finite values. Replace them, e.g. with np.nan_to_num."
+        )
+    return images
+
+
+def _scale(images: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Map [lower, upper] to [0, 1] and clip; zero where lower == upper.
+
+    ``lower`` and ``upper`` broadcast against ``images`` of shape (n, H, W).
+    """
+    span = upper - lower
+    safe_span = np.where(span > 0, span, 1.0)
+    scaled = np.where(span > 0, (images - lower) / safe_span, 0.0)
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)[..., np.newaxis]
+
+
+class IntensityScaler(TransformerMixin, BaseEstimator):
+    """Scale image intensities robustly to [0, 1] using percentiles.
+
+    Values at or below the lower percentile map to 0, values at or above the upper
+    percentile map to 1, and values in between linearly; the result is clipped to
+    [0, 1]. Images of any finite real values are accepted (raw scanner intensities,
+    negative values, integers beyond 255). A constant image, or a batch whose two
+    percentiles coincide, maps to zeros.
+
+    Parameters
+    ----------
+    lower_percentile : float, default=0.5
+        Percentile in [0, 100] mapped to 0.
+    upper_percentile : float, default=99.5
+        Percentile in [0, 100] mapped to 1; must be greater than
+        ``lower_percentile``.
+    per_image : bool, default=True
+        If True, each image is scaled by its own percentiles, computed at transform
+        time, and ``fit`` learns nothing. If False, the percentiles of all the
+        pixels of the batch passed to ``fit`` are stored in ``lower_`` and
+        ``upper_`` and applied to every image in ``transform``.
+
+    Attributes
+    ----------
+    lower_ : float or None
+        Intensity mapped to 0, learned in ``fit``; None when ``per_image=True``.
+    upper_ : float or None
+        Intensity mapped to 1, learned in ``fit``; None when ``per_image=True``.
+
+    See Also
+    --------
+    Resize : Resize the scaled images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen.preprocessing import IntensityScaler
+    >>> raw = np.array([[[-100.0, 0.0], [300.0, 900.0]]])
+    >>> scaler = IntensityScaler(lower_percentile=0, upper_percentile=100)
+    >>> scaled = scaler.fit_transform(raw)
+    >>> scaled.shape
+    (1, 2, 2, 1)
+    >>> np.round(scaled[0, ..., 0], 2)
+    array([[0. , 0.1],
+           [0.4, 1. ]], dtype=float32)
+    >>> batch = np.linspace(0, 1000, 201).reshape(1, 1, -1)
+    >>> scaler = IntensityScaler(per_image=False).fit(batch)
+    >>> print(round(scaler.lower_, 1), round(scaler.upper_, 1))
+    5.0 995.0
+    """
+
+    _parameter_constraints: dict = {
+        "lower_percentile": [Interval(Real, 0, 100, closed="both")],
+        "upper_percentile": [Interval(Real, 0, 100, closed="both")],
+        "per_image": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        lower_percentile: float = 0.5,
+        upper_percentile: float = 99.5,
+        per_image: bool = True,
+    ) -> None:
+        self.lower_percentile = lower_percentile
+        self.upper_percentile = upper_percentile
+        self.per_image = per_image
+
+    def _check_params(self) -> None:
+        """Validate each parameter, then the order of the two percentiles."""
+        self._validate_params()
+        if not self.lower_percentile < self.upper_percentile:
+            raise ValueError(
+                "IntensityScaler expected lower_percentile < upper_percentile; got "
+                f"lower_percentile={self.lower_percentile!r} and "
+                f"upper_percentile={self.upper_percentile!r}. Swap them."
+            )
+
+    def fit(self, X: object, y: object = None) -> IntensityScaler:
+        """Learn the batch percentiles (``per_image=False``) or just check the input.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+            Images of any finite real values.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : IntensityScaler
+            This transformer.
+        """
+        self._check_params()
+        images = _check_raw_images(X, caller="IntensityScaler.fit")
+        if self.per_image:
+            self.lower_, self.upper_ = None, None
+        else:
+            lower, upper = np.percentile(
+                images, [self.lower_percentile, self.upper_percentile]
+            )
+            self.lower_, self.upper_ = float(lower), float(upper)
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """Scale the images to [0, 1].
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+            Images of any finite real values.
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, height, width, 1), dtype float32
+            Scaled images with values in [0, 1].
+        """
+        self._check_params()
+        if not self.per_image:
+            check_is_fitted(self, ["lower_", "upper_"])
+        images = _check_raw_images(X, caller="IntensityScaler.transform")
+        if not self.per_image:
+            if self.lower_ is None:
+                raise ValueError(
+                    "IntensityScaler was fitted with per_image=True, so it has no "
+                    "batch percentiles; fit it again after set_params(per_image=False)."
+                )
+            return _scale(images, np.float64(self.lower_), np.float64(self.upper_))
+        flat = images.reshape(len(images), -1)
+        lower, upper = np.percentile(
+            flat, [self.lower_percentile, self.upper_percentile], axis=1
+        )
+        return _scale(images, lower[:, None, None], upper[:, None, None])
+
+    def __sklearn_tags__(self) -> Tags:
+        """Declare a transformer of images; stateless when ``per_image=True``."""
+        tags = _image_tags(super().__sklearn_tags__())
+        tags.requires_fit = not self.per_image
+        return tags
