@@ -1,0 +1,96 @@
+"""One call from "where the data is" to train, validation and test splits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from oasisgen.datasets._images import load_images
+from oasisgen.datasets._nifti import load_nifti
+from oasisgen.datasets._oasis import load_oasis
+from oasisgen.datasets._sample import load_sample
+from oasisgen.datasets._slices import SliceDataset
+
+_NIFTI_SUFFIXES = (".nii", ".nii.gz", ".hdr")
+_OASIS_SPLIT_DIR = "keras_png_slices_train"
+
+
+def load_splits(
+    data: str | os.PathLike = "sample",
+    image_size: int | tuple[int, int] | None = None,
+    *,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+) -> dict[str, np.ndarray | SliceDataset | None]:
+    """Load training, validation and test images from a named source.
+
+    Parameters
+    ----------
+    data : str or path-like, default="sample"
+        ``"sample"`` for the bundled slices; an OASIS root (with
+        ``keras_png_slices_train``, ``..._validate`` and ``..._test``); a NIfTI or
+        Analyze file or a folder tree of them; or a folder of images.
+    image_size : int or tuple of (int, int), optional
+        Resize every slice to this size. The bundled sample defaults to 256.
+    test_size : float, default=0.2
+        Share of subjects held out for testing where the source has no split of its
+        own (NIfTI volumes, image folders).
+    random_state : int, optional
+        Seed of that split.
+
+    Returns
+    -------
+    splits : dict with keys "train", "validate" and "test"
+        Arrays (bundled sample) or :class:`SliceDataset` objects; ``"validate"`` is
+        ``None`` where the source has no validation split.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data`` is neither ``"sample"`` nor an existing path.
+
+    Examples
+    --------
+    >>> from oasisgen.datasets import load_splits
+    >>> splits = load_splits("sample", image_size=32)
+    >>> splits["train"].shape[1:], splits["validate"] is None
+    ((32, 32, 1), True)
+    """
+    if str(data) == "sample":
+        size = 256 if image_size is None else image_size
+        return {
+            "train": load_sample("train", image_size=size),
+            "validate": None,
+            "test": load_sample("test", image_size=size),
+        }
+    path = Path(data)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"No data at {str(path)!r}: expected 'sample', an OASIS root folder, a "
+            "NIfTI file or folder, or a folder of images."
+        )
+    if (path / _OASIS_SPLIT_DIR).is_dir():
+        return {
+            split: load_oasis(path, split=split, image_size=image_size)
+            for split in ("train", "validate", "test")
+        }
+    if _holds_volumes(path):
+        dataset = load_nifti(path, image_size=image_size or 256)
+    else:
+        dataset = load_images(path, image_size=image_size)
+    train, test = dataset.split_by_subject(
+        test_size=test_size, random_state=random_state
+    )
+    return {"train": train, "validate": None, "test": test}
+
+
+def _holds_volumes(path: Path) -> bool:
+    if path.is_file():
+        return path.name.endswith(_NIFTI_SUFFIXES)
+    return any(
+        name.endswith(_NIFTI_SUFFIXES)
+        for _, _, names in os.walk(path)
+        for name in names
+    )

@@ -1,0 +1,288 @@
+"""Tests for SliceDataset: arrays, subsets, subject splits and tf.data pipelines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from oasisgen.datasets import SliceDataset, load_images, load_nifti, load_oasis
+
+
+def uint8_slices(n=6, size=16, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size), dtype=np.uint8)
+
+
+def batches_of(dataset, **kwargs) -> np.ndarray:
+    return np.concatenate([batch.numpy() for batch in dataset.as_tf_dataset(**kwargs)])
+
+
+# -- from_array ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "images",
+    [
+        uint8_slices(),
+        uint8_slices()[..., None],
+        uint8_slices().astype(np.float32) / 255,
+        (uint8_slices().astype(np.float64) / 255)[..., None],
+    ],
+    ids=["uint8-3d", "uint8-4d", "float32-3d", "float64-4d"],
+)
+def test_from_array_gives_float32_in_unit_range(images):
+    dataset = SliceDataset.from_array(images)
+    out = dataset.to_numpy()
+    assert out.shape == (6, 16, 16, 1)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[..., 0], uint8_slices() / 255, atol=1e-6)
+    assert dataset.image_shape == (16, 16)
+    assert list(dataset.subjects) == [f"slice_{i}" for i in range(6)]
+    assert dataset.sources[2] == "array[2]"
+
+
+def test_from_array_copies_its_input():
+    images = uint8_slices().astype(np.float32) / 255
+    dataset = SliceDataset.from_array(images)
+    images[:] = 0
+    assert dataset.to_numpy().max() > 0
+    dataset.to_numpy()[:] = 0
+    assert dataset.to_numpy().max() > 0
+
+
+@pytest.mark.parametrize(
+    "images, error, match",
+    [
+        (
+            np.zeros((16, 16)),
+            ValueError,
+            r"grayscale images of shape .*got .*\(16, 16\)",
+        ),
+        (
+            np.zeros((2, 16, 16, 3)),
+            ValueError,
+            r"got an array of shape \(2, 16, 16, 3\)",
+        ),
+        (np.zeros((1, 2, 16, 16, 1)), ValueError, r"shape \(1, 2, 16, 16, 1\)"),
+        (np.full((2, 4, 4), np.nan), ValueError, "NaN or inf"),
+        (np.full((2, 4, 4), np.inf), ValueError, "NaN or inf"),
+        (np.full((2, 4, 4), 2.0), ValueError, r"values in \[0, 1\]"),
+        (np.full((2, 4, 4), "a"), TypeError, "real numeric dtype"),
+        (
+            np.zeros((2, 4, 4), dtype=complex),
+            (TypeError, ValueError),
+            r"(?i)complex|real numeric dtype",
+        ),
+        (np.zeros((0, 4, 4)), ValueError, "at least 1 image"),
+    ],
+    ids=["2d", "rgb", "5d", "nan", "inf", "above-one", "strings", "complex", "empty"],
+)
+def test_from_array_rejects_bad_arrays(images, error, match):
+    with pytest.raises(error, match=match):
+        SliceDataset.from_array(images)
+
+
+def test_subjects_must_match_the_slices():
+    with pytest.raises(
+        ValueError, match=r"subjects with one entry per slice, shape \(6,\)"
+    ):
+        SliceDataset.from_array(uint8_slices(), subjects=["a", "b"])
+
+
+def test_repr_and_array_protocol(png_folder):
+    dataset = SliceDataset.from_array(uint8_slices(), subjects=list("aabbcc"))
+    assert repr(dataset) == (
+        "SliceDataset(n_slices=6, image_shape=(16, 16), n_subjects=3, storage='memory')"
+    )
+    assert np.asarray(dataset).shape == (6, 16, 16, 1)
+    assert "storage='files'" in repr(load_images(png_folder))
+
+
+def test_subjects_are_read_only():
+    dataset = SliceDataset.from_array(uint8_slices())
+    with pytest.raises(ValueError, match="read-only"):
+        dataset.subjects[0] = "x"
+
+
+# -- subset and split_by_subject ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "indices, expected",
+    [
+        ([4, 1], [4, 1]),
+        (np.array([True, False] * 3), [0, 2, 4]),
+        (slice(1, 3), [1, 2]),
+        (5, [5]),
+    ],
+    ids=["ints", "mask", "slice", "scalar"],
+)
+def test_subset(indices, expected):
+    images = uint8_slices()
+    dataset = SliceDataset.from_array(images, subjects=list("abcdef"))
+    part = dataset.subset(indices)
+    assert list(part.subjects) == [dataset.subjects[i] for i in expected]
+    np.testing.assert_allclose(
+        part.to_numpy()[..., 0], images[expected] / 255, atol=1e-6
+    )
+
+
+def test_subset_of_files_reads_only_those(oasis_root):
+    dataset = load_oasis(oasis_root)
+    part = dataset.subset([8, 0])
+    np.testing.assert_array_equal(part.to_numpy(), dataset.to_numpy()[[8, 0]])
+    assert list(part.sources) == [dataset.sources[8], dataset.sources[0]]
+
+
+@pytest.mark.parametrize("random_state", [0, 1, 2])
+def test_split_by_subject_keeps_subjects_apart(random_state):
+    subjects = np.repeat(["a", "b", "c", "d", "e"], 3)
+    dataset = SliceDataset.from_array(uint8_slices(15), subjects=subjects)
+    train, test = dataset.split_by_subject(test_size=0.4, random_state=random_state)
+    assert not set(train.subjects) & set(test.subjects)
+    assert len(set(test.subjects)) == 2
+    assert len(train) + len(test) == 15
+    assert sorted(np.concatenate([train.sources, test.sources])) == sorted(
+        dataset.sources
+    )
+
+
+def test_split_by_subject_is_repeatable():
+    dataset = SliceDataset.from_array(uint8_slices(), subjects=list("aabbcc"))
+    first = dataset.split_by_subject(random_state=3)[1].subjects
+    second = dataset.split_by_subject(random_state=3)[1].subjects
+    np.testing.assert_array_equal(first, second)
+
+
+def test_split_needs_two_subjects():
+    dataset = SliceDataset.from_array(uint8_slices(), subjects=["only"] * 6)
+    with pytest.raises(ValueError, match=r"at least 2 subjects.*has 1"):
+        dataset.split_by_subject()
+
+
+# -- tf.data ------------------------------------------------------------------
+
+
+def test_import_does_not_import_tensorflow():
+    code = "import sys, oasisgen.datasets; print('tensorflow' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(
+    "images",
+    [uint8_slices(5), uint8_slices(5).astype(np.float32) / 255],
+    ids=["uint8", "float32"],
+)
+def test_tf_dataset_from_memory_matches_to_numpy(images):
+    dataset = SliceDataset.from_array(images)
+    batches = list(dataset.as_tf_dataset(batch_size=2))
+    assert [tuple(b.shape) for b in batches] == [(2, 16, 16, 1)] * 2 + [(1, 16, 16, 1)]
+    assert all(b.dtype.name == "float32" for b in batches)
+    np.testing.assert_allclose(batches_of(dataset), dataset.to_numpy(), atol=1e-7)
+
+
+def test_tf_dataset_from_nifti_matches_to_numpy(tmp_path, helpers):
+    path = helpers.save(helpers.ras_image(helpers.head_volume()), tmp_path / "v.nii")
+    dataset = load_nifti(path, 32)
+    np.testing.assert_allclose(
+        batches_of(dataset, batch_size=7), dataset.to_numpy(), atol=1e-7
+    )
+
+
+@pytest.mark.parametrize(
+    "image_size, tolerance",
+    [(None, 0), (32, 0), (16, 1e-5), ((24, 40), 1e-5), (48, 1e-5)],
+    ids=["native", "same-size", "down", "non-square", "up"],
+)
+def test_tf_dataset_from_png_files_matches_to_numpy(oasis_root, image_size, tolerance):
+    # TensorFlow's antialiased bilinear resize and Pillow's agree to float rounding
+    dataset = load_oasis(oasis_root, image_size=image_size)
+    streamed = batches_of(dataset, batch_size=4)
+    assert streamed.shape == (9, *dataset.image_shape, 1)
+    np.testing.assert_allclose(streamed, dataset.to_numpy(), rtol=0, atol=tolerance)
+
+
+def test_tf_dataset_from_color_and_16_bit_pngs(tmp_path):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+        tmp_path / "a.png"
+    )
+    Image.fromarray(rng.integers(0, 256, (8, 8, 4), dtype=np.uint8)).save(
+        tmp_path / "b.png"
+    )
+    Image.fromarray(rng.integers(0, 65536, (8, 8), dtype=np.uint16)).save(
+        tmp_path / "c.png"
+    )
+    Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).convert("P").save(
+        tmp_path / "d.png"
+    )
+    dataset = load_images(tmp_path)
+    np.testing.assert_allclose(batches_of(dataset), dataset.to_numpy(), atol=1e-6)
+
+
+def test_tf_dataset_from_other_formats_uses_pillow(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(
+            tmp_path / f"s{i}.tif"
+        )
+    dataset = load_images(tmp_path, image_size=8)
+    np.testing.assert_array_equal(batches_of(dataset, batch_size=2), dataset.to_numpy())
+
+
+@pytest.mark.parametrize("source", ["memory", "png"])
+def test_shuffle_is_seeded_and_a_permutation(oasis_root, source):
+    dataset = load_oasis(oasis_root)
+    if source == "memory":
+        dataset = SliceDataset.from_array(dataset.to_numpy())
+    images = dataset.to_numpy()
+    first = batches_of(dataset, batch_size=4, shuffle=True, seed=7)
+    second = batches_of(dataset, batch_size=4, shuffle=True, seed=7)
+    np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(first, images)
+    order = [
+        int(np.argmin(np.abs(images - image).sum(axis=(1, 2, 3)))) for image in first
+    ]
+    assert sorted(order) == list(range(len(images)))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.0, True], ids=str)
+def test_bad_batch_size(batch_size):
+    dataset = SliceDataset.from_array(uint8_slices())
+    with pytest.raises(ValueError, match="'batch_size' .* positive int"):
+        dataset.as_tf_dataset(batch_size=batch_size)
+
+
+def test_png_corrupted_after_loading_does_not_vanish(png_folder):
+    import tensorflow as tf
+
+    dataset = load_images(png_folder)
+    (png_folder / "scan_slice_3.png").write_bytes(b"gone bad")
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        batches_of(dataset)
+    with pytest.raises(ValueError, match=r"scan_slice_3\.png"):
+        dataset.to_numpy()
+
+
+def test_other_format_corrupted_after_loading_names_the_file(tmp_path):
+    import tensorflow as tf
+
+    for i in range(2):
+        Image.new("L", (8, 8), 10 * i).save(tmp_path / f"s{i}.tif")
+    dataset = load_images(tmp_path)
+    (tmp_path / "s1.tif").write_bytes(b"gone bad")
+    with pytest.raises(tf.errors.OpError, match=r"s1\.tif"):
+        batches_of(dataset)
+
+
+def test_image_shape_is_known_before_decoding(png_folder):
+    dataset = load_images(png_folder)
+    assert dataset.image_shape == (32, 32)
+    resized = load_images(png_folder, image_size=(8, 12))
+    assert resized.image_shape == (8, 12)
