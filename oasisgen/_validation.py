@@ -49,7 +49,17 @@ def check_images(
     >>> check_images(np.zeros((2, 8, 8), dtype=np.uint8), caller="demo").shape
     (2, 8, 8, 1)
     """
+    if hasattr(X, "toarray") and hasattr(X, "nnz"):
+        raise TypeError(
+            f"{caller} does not support sparse input; expected dense images of "
+            f"shape {IMAGE_SHAPE_TEXT}. Convert with X.toarray()."
+        )
     array = np.asarray(X)
+    if np.iscomplexobj(array):
+        raise ValueError(
+            f"{caller} got complex images. Complex data not supported: expected real "
+            "uint8 or float images; take np.abs(X) of a complex MR signal first."
+        )
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer)
         or np.issubdtype(array.dtype, np.floating)

@@ -1,0 +1,198 @@
+"""Saving estimators in a format that never unpickles code, and loading them back.
+
+A saved estimator is a directory::
+
+    model_dir/
+      estimator.json    class name, parameters, fitted attributes, library versions
+      <name>.keras      one Keras archive for each fitted model (loaded with safe_mode)
+
+Saving writes into a temporary directory beside the target and renames it into
+place, so an interrupted or failed save never leaves a half-written model behind and
+never damages one that was there before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+
+import oasisgen
+
+MANIFEST = "estimator.json"
+FORMAT_VERSION = 1
+
+# class name -> class, filled by @register_estimator; load() never imports by name
+_REGISTRY: dict[str, type] = {}
+
+
+def register_estimator(cls: type) -> type:
+    """Class decorator: let :func:`load` rebuild estimators of this class.
+
+    Parameters
+    ----------
+    cls : type
+        An estimator class with ``_save_state`` and ``_load_state`` methods.
+
+    Returns
+    -------
+    cls : type
+        The class, unchanged.
+    """
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def save_directory(
+    path: str | os.PathLike,
+    write: Callable[[Path], None],
+    *,
+    overwrite: bool,
+) -> Path:
+    """Fill a new directory with ``write(tmp_dir)`` and rename it to ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Target directory.
+    write : callable
+        Writes every file into the directory it is given.
+    overwrite : bool
+        Replace an existing ``path``; otherwise refuse.
+
+    Returns
+    -------
+    path : Path
+        The saved directory.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    target = Path(path)
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"Refusing to overwrite {str(target)!r}: it already exists. Pass "
+            "overwrite=True to replace it, or choose another path."
+        )
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    try:
+        write(staging)
+        if target.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
+            os.replace(target, backup / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None:
+    """Write ``estimator.json``: class, parameters, fitted attributes, versions."""
+    import numpy
+    import sklearn
+    import tensorflow
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "class": type(estimator).__name__,
+        "params": estimator.get_params(deep=False),
+        "fitted": fitted,
+        "versions": {
+            "oasisgen": oasisgen.__version__,
+            "keras": keras.__version__,
+            "tensorflow": tensorflow.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": numpy.__version__,
+        },
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_to_json))
+
+
+def _to_json(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "get_params"):
+        return {"class": type(value).__name__, "params": value.get_params(deep=False)}
+    raise TypeError(f"{type(value).__name__} values cannot be written to JSON.")
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Load an estimator written by its ``save`` method.
+
+    Nothing in the files executes code: parameters come from JSON and Keras models
+    are read with ``safe_mode=True``. Use this, not ``joblib.load``, for models from
+    sources you do not trust.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory written by ``save``.
+
+    Returns
+    -------
+    estimator : VQVAE2Estimator, PixelCNNPrior or HierarchicalGenerator
+        The fitted estimator.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` or its ``estimator.json`` does not exist.
+    ValueError
+        If the files are corrupted or name an unknown estimator class.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, oasisgen
+    >>> from oasisgen import VQVAE2Estimator
+    >>> X = np.random.default_rng(0).random((8, 16, 16, 1)).astype("float32")
+    >>> est = VQVAE2Estimator(num_embeddings=8, embedding_dim=4, hidden_channels=8,
+    ...                       n_res_channels=4, epochs=1, random_state=0).fit(X)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = est.save(tmp + "/model")
+    ...     again = oasisgen.load(tmp + "/model")
+    >>> bool((again.transform(X) == est.transform(X)).all())
+    True
+    """
+    folder = Path(path)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"No saved oasisgen estimator at {str(folder)!r}: expected a directory "
+            f"with {MANIFEST} written by est.save(path)."
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        cls = _REGISTRY[manifest["class"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{str(manifest_path)!r} is not a valid oasisgen manifest ({error!r}); "
+            "was it truncated or edited by hand?"
+        ) from error
+    return cls._from_saved(folder, manifest)
+
+
+def load_keras_model(path: Path) -> Any:
+    """Load one ``.keras`` archive with ``safe_mode=True``, naming the file on error."""
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:
+        raise ValueError(
+            f"Could not load the Keras model {str(path)!r}: {error}. The file may be "
+            "truncated or corrupted; save the estimator again."
+        ) from error

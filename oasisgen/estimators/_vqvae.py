@@ -1,0 +1,662 @@
+"""``VQVAE2Estimator``: the two-level VQ-VAE-2 as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from oasisgen.estimators._base import (
+    DISTRIBUTE_OPTIONS,
+    KerasPicklingMixin,
+    make_strategy,
+    seed_from,
+)
+from oasisgen.estimators._inputs import ImageSource, image_source
+from oasisgen.estimators._persistence import (
+    load_keras_model,
+    register_estimator,
+    save_directory,
+    write_manifest,
+)
+from oasisgen.metrics import ssim
+from oasisgen.nn import VQVAE2
+
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+
+@register_estimator
+class VQVAE2Estimator(KerasPicklingMixin, TransformerMixin, BaseEstimator):
+    """Two-level VQ-VAE-2 for grayscale slices, as a scikit-learn transformer.
+
+    The model (Razavi et al. 2019) encodes an image of H x W pixels into a top map of
+    H/8 x W/8 codes and a bottom map of H/4 x W/4 codes and decodes them back.
+    ``transform`` returns both maps flattened side by side, so the estimator composes
+    in a :class:`~sklearn.pipeline.Pipeline`; ``score`` is the mean SSIM of the
+    reconstructions (higher is better), so ``GridSearchCV`` needs no scorer.
+
+    Parameters
+    ----------
+    num_embeddings : int or tuple of (int, int), default=512
+        Codebook size, or ``(top, bottom)`` sizes. At least 2.
+    embedding_dim : int, default=64
+        Size of each codebook vector.
+    hidden_channels : int, default=128
+        Channels of the encoders and decoders.
+    n_res_blocks : int, default=2
+        Residual blocks in each encoder and decoder.
+    n_res_channels : int, default=32
+        Channels inside each residual block.
+    commitment_cost : float, default=0.25
+        Weight of the commitment loss, beta in the paper.
+    decay : float, default=0.99
+        Decay of the codebooks' exponential moving averages.
+    learning_rate : float, default=3e-4
+        Adam learning rate.
+    batch_size : int, default=32
+        Images per training step (the global batch under ``distribute``).
+    epochs : int, default=10
+        Passes over the training data per call to ``fit``.
+    validation_fraction : float, default=0.0
+        Share of the training data held out to compute validation figures (by
+        subject for a :class:`~oasisgen.datasets.SliceDataset`). Ignored when
+        ``fit`` is given ``validation_data``.
+    early_stopping : bool, default=False
+        Stop when the validation loss (the training loss without validation data)
+        has not improved for ``n_iter_no_change`` epochs, and keep the best weights.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, shuffling and codebook restarts: the same seed gives the same
+        fit on the same machine.
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar per epoch, 2 one line per epoch.
+    warm_start : bool, default=False
+        Continue training the fitted model on the next ``fit`` instead of starting
+        again.
+    jit_compile : bool, default=False
+        Compile the training step with XLA.
+    distribute : {None, "mirrored", "multi_worker"}, default=None
+        ``tf.distribute`` strategy to build and train the model in.
+
+    Attributes
+    ----------
+    model_ : oasisgen.nn.VQVAE2
+        The fitted Keras model.
+    history_ : dict of str to list of float
+        Per-epoch training figures: ``loss``, ``reconstruction_loss``,
+        ``commitment_loss``, ``ssim``, ``top_perplexity``, ``top_usage``,
+        ``bottom_perplexity``, ``bottom_usage``, and ``val_*`` with validation data.
+    image_shape_ : tuple of (int, int)
+        Height and width of the training images.
+    top_shape_, bottom_shape_ : tuple of (int, int)
+        Shapes of the top (H/8, W/8) and bottom (H/4, W/4) code maps.
+    n_top_codes_, n_bottom_codes_ : int
+        Size of each codebook.
+    codebook_usage_ : dict of str to float
+        Fraction of each codebook used in the last training epoch.
+
+    See Also
+    --------
+    oasisgen.HierarchicalGenerator : VQ-VAE-2 plus priors, for sampling new slices.
+
+    Examples
+    --------
+    >>> from oasisgen import VQVAE2Estimator
+    >>> from oasisgen.datasets import load_sample
+    >>> X = load_sample("train", image_size=32)[:48]
+    >>> est = VQVAE2Estimator(num_embeddings=32, embedding_dim=8, hidden_channels=16,
+    ...                       n_res_channels=8, epochs=2, random_state=0).fit(X)
+    >>> codes = est.transform(X[:4])
+    >>> codes.shape  # 4x4 top codes and 8x8 bottom codes per image
+    (4, 80)
+    >>> est.inverse_transform(codes).shape
+    (4, 32, 32, 1)
+    >>> 0.0 <= est.score(X[:4]) <= 1.0
+    True
+    """
+
+    _keras_models = ("model_",)
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "num_embeddings": [Interval(Integral, 2, None, closed="left"), tuple, list],
+        "embedding_dim": [_POSITIVE_INT],
+        "hidden_channels": [Interval(Integral, 2, None, closed="left")],
+        "n_res_blocks": [Interval(Integral, 0, None, closed="left")],
+        "n_res_channels": [_POSITIVE_INT],
+        "commitment_cost": [Interval(Real, 0, None, closed="left")],
+        "decay": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [_POSITIVE_INT],
+        "epochs": [_POSITIVE_INT],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [_POSITIVE_INT],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "jit_compile": ["boolean"],
+        "distribute": [None, StrOptions(set(DISTRIBUTE_OPTIONS))],
+    }
+
+    def __init__(
+        self,
+        num_embeddings: int | tuple[int, int] = 512,
+        embedding_dim: int = 64,
+        hidden_channels: int = 128,
+        n_res_blocks: int = 2,
+        n_res_channels: int = 32,
+        commitment_cost: float = 0.25,
+        decay: float = 0.99,
+        learning_rate: float = 3e-4,
+        batch_size: int = 32,
+        epochs: int = 10,
+        validation_fraction: float = 0.0,
+        early_stopping: bool = False,
+        n_iter_no_change: int = 5,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        jit_compile: bool = False,
+        distribute: str | None = None,
+    ) -> None:
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.hidden_channels = hidden_channels
+        self.n_res_blocks = n_res_blocks
+        self.n_res_channels = n_res_channels
+        self.commitment_cost = commitment_cost
+        self.decay = decay
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.jit_compile = jit_compile
+        self.distribute = distribute
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []  # images in, integer codes out
+        return tags
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X: Any, y: None = None, *, validation_data: Any = None) -> Any:
+        """Train the VQ-VAE-2 on images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
+tf.data.Dataset
+            Training images: uint8, or floats in [0, 1]; height and width divisible
+            by 8. Datasets are streamed, never loaded whole.
+        y : None
+            Ignored.
+        validation_data : same kinds as X, optional
+            Images for the ``val_*`` figures of ``history_``.
+
+        Returns
+        -------
+        self : VQVAE2Estimator
+            The fitted estimator.
+        """
+        self._check_params()
+        source = image_source(X, caller=f"{type(self).__name__}.fit")
+        seed = seed_from(self.random_state)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        train, validation = self._train_validation(source, validation_data, seed)
+        if not (self.warm_start and self._is_fitted_to(source.image_shape)):
+            self._initialise(source.image_shape, seed)
+        self._train(train, validation, epochs=self.epochs, seed=seed)
+        return self
+
+    def partial_fit(self, X: Any, y: None = None, *, validation_data: Any = None):
+        """Train for one more epoch, starting the model on the first call.
+
+        Parameters
+        ----------
+        X : array-like, SliceDataset or tf.data.Dataset
+            Training images, as for :meth:`fit`.
+        y : None
+            Ignored.
+        validation_data : same kinds as X, optional
+            Images for the ``val_*`` figures of ``history_``.
+
+        Returns
+        -------
+        self : VQVAE2Estimator
+            The estimator, trained one epoch more.
+        """
+        self._check_params()
+        source = image_source(X, caller=f"{type(self).__name__}.partial_fit")
+        seed = seed_from(self.random_state)
+        if not self._is_fitted_to(source.image_shape):
+            if hasattr(self, "model_"):
+                raise ValueError(
+                    f"{type(self).__name__}.partial_fit got images of "
+                    f"{source.image_shape}; the model was fitted on "
+                    f"{self.image_shape_}. Resize them, or call fit to start again."
+                )
+            if seed is not None:
+                keras.utils.set_random_seed(seed)
+            self._initialise(source.image_shape, seed)
+        train, validation = self._train_validation(source, validation_data, seed)
+        self._train(train, validation, epochs=1, seed=seed)
+        return self
+
+    def _check_params(self) -> None:
+        self._validate_params()
+        sizes = self.num_embeddings
+        if isinstance(sizes, tuple | list) and not (
+            len(sizes) == 2
+            and all(
+                isinstance(k, Integral) and not isinstance(k, bool) and k >= 2
+                for k in sizes
+            )
+        ):
+            raise ValueError(
+                f"The 'num_embeddings' parameter of {type(self).__name__} must be an "
+                f"int >= 2 or a (top, bottom) pair of ints >= 2. Got {sizes!r} instead."
+            )
+
+    def _is_fitted_to(self, image_shape: tuple[int, int]) -> bool:
+        return hasattr(self, "model_") and tuple(self.image_shape_) == image_shape
+
+    def _train_validation(
+        self, source: ImageSource, validation_data: Any, seed: int | None
+    ) -> tuple[ImageSource, ImageSource | None]:
+        caller = f"{type(self).__name__}.fit"
+        if validation_data is not None:
+            validation = image_source(validation_data, caller=caller)
+            if validation.image_shape != source.image_shape:
+                raise ValueError(
+                    f"{caller} got validation images of {validation.image_shape} and "
+                    f"training images of {source.image_shape}; they must match."
+                )
+            return source, validation
+        if self.validation_fraction == 0:
+            return source, None
+        if source.dataset is not None:
+            train, held_out = source.dataset.split_by_subject(
+                test_size=self.validation_fraction, random_state=seed
+            )
+            return image_source(train, caller=caller), image_source(
+                held_out, caller=caller
+            )
+        if source.array is None:
+            raise ValueError(
+                f"{caller} cannot hold out validation_fraction="
+                f"{self.validation_fraction} of a tf.data.Dataset; pass "
+                "validation_data=... or set validation_fraction=0."
+            )
+        n_held_out = int(round(self.validation_fraction * len(source.array)))
+        if not 1 <= n_held_out < len(source.array):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of "
+                f"{len(source.array)} images leaves {n_held_out} for validation; "
+                "expected at least one image on each side. Use more images or "
+                "change validation_fraction."
+            )
+        order = np.random.RandomState(seed).permutation(len(source.array))
+        train = source.array[order[n_held_out:]]
+        held_out = source.array[order[:n_held_out]]
+        return (
+            ImageSource(train, None, None, source.image_shape),
+            ImageSource(held_out, None, None, source.image_shape),
+        )
+
+    def _initialise(self, image_shape: tuple[int, int], seed: int | None) -> None:
+        with make_strategy(self.distribute).scope():
+            model = VQVAE2(
+                num_embeddings=self.num_embeddings,
+                embedding_dim=self.embedding_dim,
+                hidden_channels=self.hidden_channels,
+                n_res_blocks=self.n_res_blocks,
+                n_res_channels=self.n_res_channels,
+                commitment_cost=self.commitment_cost,
+                decay=self.decay,
+                seed=seed,
+            )
+            model.build((None, *image_shape, 1))
+            model.compile(
+                optimizer=keras.optimizers.Adam(self.learning_rate),
+                jit_compile=self.jit_compile,
+            )
+        self.model_ = model
+        self.history_: dict[str, list[float]] = {}
+        self._set_shapes(image_shape)
+        self._compiled = {}
+
+    def _set_shapes(self, image_shape: tuple[int, int]) -> None:
+        height, width = image_shape
+        self.image_shape_ = (int(height), int(width))
+        self.top_shape_ = (height // 8, width // 8)
+        self.bottom_shape_ = (height // 4, width // 4)
+        self.n_top_codes_, self.n_bottom_codes_ = self.model_.num_embeddings
+
+    def _train(
+        self,
+        train: ImageSource,
+        validation: ImageSource | None,
+        *,
+        epochs: int,
+        seed: int | None,
+    ) -> None:
+        done = len(self.history_.get("loss", []))
+        shuffle_seed = None if seed is None else seed + done
+        callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+        if self.early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss" if validation is not None else "loss",
+                    patience=self.n_iter_no_change,
+                    restore_best_weights=True,
+                )
+            )
+        history = self.model_.fit(
+            train.training_data(self.batch_size, shuffle=True, seed=shuffle_seed),
+            validation_data=(
+                None
+                if validation is None
+                else validation.training_data(self.batch_size, shuffle=False, seed=None)
+            ),
+            initial_epoch=done,
+            epochs=done + epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles, with the seed
+            verbose=self.verbose,
+        )
+        for name, values in history.history.items():
+            self.history_.setdefault(name, []).extend(float(v) for v in values)
+        self.codebook_usage_ = {
+            level: self.history_[f"{level}_usage"][-1] for level in ("top", "bottom")
+        }
+
+    # ------------------------------------------------------------- transforms
+    def encode(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Return the top and bottom code maps of images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
+tf.data.Dataset
+            Images of the size the model was fitted on.
+
+        Returns
+        -------
+        top : ndarray of shape (n_samples, height / 8, width / 8), dtype int32
+            Top-level codes, in [0, n_top_codes_).
+        bottom : ndarray of shape (n_samples, height / 4, width / 4), dtype int32
+            Bottom-level codes, in [0, n_bottom_codes_).
+        """
+        source = self._fitted_source(X, "encode")
+        encode = self._graph("encode", self.model_.encode, self._image_spec())
+        pairs = [encode(tf.constant(b)) for b in source.batches(self.batch_size)]
+        top = np.concatenate([p[0].numpy() for p in pairs])
+        bottom = np.concatenate([p[1].numpy() for p in pairs])
+        return top, bottom
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Return the codes of images as one row per image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
+tf.data.Dataset
+            Images of the size the model was fitted on.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_top + n_bottom), dtype int32
+            The top code map flattened row by row, then the bottom one.
+        """
+        top, bottom = self.encode(X)
+        return np.concatenate(
+            [top.reshape(len(top), -1), bottom.reshape(len(top), -1)], 1
+        )
+
+    def decode(self, top: Any, bottom: Any) -> np.ndarray:
+        """Return images from top and bottom code maps.
+
+        Parameters
+        ----------
+        top : array-like of shape (n_samples, height / 8, width / 8)
+            Integer codes in [0, n_top_codes_).
+        bottom : array-like of shape (n_samples, height / 4, width / 4)
+            Integer codes in [0, n_bottom_codes_).
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, height, width, 1), dtype float32
+            Decoded images with values in [0, 1].
+        """
+        check_is_fitted(self)
+        top = self._check_codes(top, self.top_shape_, self.n_top_codes_, "top")
+        bottom = self._check_codes(
+            bottom, self.bottom_shape_, self.n_bottom_codes_, "bottom"
+        )
+        if len(top) != len(bottom):
+            raise ValueError(
+                f"{type(self).__name__}.decode got {len(top)} top and {len(bottom)} "
+                "bottom code maps; expected one of each per image."
+            )
+        decode = self._graph(
+            "decode",
+            self.model_.decode,
+            [
+                tf.TensorSpec((None, *self.top_shape_), tf.int32),
+                tf.TensorSpec((None, *self.bottom_shape_), tf.int32),
+            ],
+        )
+        step = self.batch_size
+        return np.concatenate(
+            [
+                decode(
+                    tf.constant(top[i : i + step]), tf.constant(bottom[i : i + step])
+                ).numpy()
+                for i in range(0, len(top), step)
+            ]
+        ).astype(np.float32)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Return images from rows of codes made by :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_top + n_bottom)
+            Integer codes.
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, height, width, 1), dtype float32
+            Decoded images with values in [0, 1].
+        """
+        check_is_fitted(self)
+        codes = np.asarray(X)
+        n_top = int(np.prod(self.top_shape_))
+        n_codes = n_top + int(np.prod(self.bottom_shape_))
+        if codes.ndim != 2 or codes.shape[1] != n_codes:
+            raise ValueError(
+                f"{type(self).__name__}.inverse_transform expected codes of shape "
+                f"(n_samples, {n_codes}) ({n_top} top + {n_codes - n_top} bottom "
+                f"codes), as made by transform; got shape {codes.shape}."
+            )
+        top = codes[:, :n_top].reshape(-1, *self.top_shape_)
+        bottom = codes[:, n_top:].reshape(-1, *self.bottom_shape_)
+        return self.decode(top, bottom)
+
+    def reconstruct(self, X: Any) -> np.ndarray:
+        """Encode and decode images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
+tf.data.Dataset
+            Images of the size the model was fitted on.
+
+        Returns
+        -------
+        reconstructions : ndarray of shape (n_samples, height, width, 1)
+            Float32 values in [0, 1].
+        """
+        source = self._fitted_source(X, "reconstruct")
+        return np.concatenate(
+            [self._reconstruct_batch(b) for b in source.batches(self.batch_size)]
+        )
+
+    def score(self, X: Any, y: None = None) -> float:
+        """Return the mean SSIM between images and their reconstructions.
+
+        SSIM uses an 11x11 Gaussian window with sigma 1.5 and a data range of 1
+        (see :func:`oasisgen.metrics.ssim`). Higher is better; 1 is perfect.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
+tf.data.Dataset
+            Images of the size the model was fitted on.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Mean SSIM over the images.
+        """
+        source = self._fitted_source(X, "score")
+        values = [
+            ssim(batch, self._reconstruct_batch(batch), reduction="none")
+            for batch in source.batches(self.batch_size)
+        ]
+        return float(np.mean(np.concatenate(values)))
+
+    def _reconstruct_batch(self, batch: np.ndarray) -> np.ndarray:
+        reconstruct = self._graph(
+            "reconstruct", self._reconstruct_graph, self._image_spec()
+        )
+        return reconstruct(tf.constant(batch)).numpy()
+
+    def _reconstruct_graph(self, images: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(self.model_(images, training=False), 0.0, 1.0)
+
+    def _fitted_source(self, X: Any, method: str) -> ImageSource:
+        check_is_fitted(self)
+        caller = f"{type(self).__name__}.{method}"
+        source = image_source(X, caller=caller)
+        if source.image_shape != tuple(self.image_shape_):
+            raise ValueError(
+                f"{caller} expected images of {self.image_shape_[0]}x"
+                f"{self.image_shape_[1]} pixels, the size the model was fitted on; "
+                f"got {source.image_shape[0]}x{source.image_shape[1]}. Resize them "
+                f"with oasisgen.preprocessing.Resize({self.image_shape_})."
+            )
+        return source
+
+    def _check_codes(
+        self, codes: Any, grid: tuple[int, int], num_embeddings: int, level: str
+    ) -> np.ndarray:
+        caller = f"{type(self).__name__}.decode"
+        codes = np.asarray(codes)
+        if codes.ndim != 3 or codes.shape[1:] != tuple(grid):
+            raise ValueError(
+                f"{caller} expected {level} codes of shape (n_samples, {grid[0]}, "
+                f"{grid[1]}); got shape {codes.shape}."
+            )
+        if codes.dtype.kind not in "iu" and not (
+            codes.dtype.kind == "f" and np.all(np.mod(codes, 1) == 0)
+        ):
+            raise TypeError(
+                f"{caller} expected integer {level} codes; got dtype {codes.dtype}."
+            )
+        if codes.size and (codes.min() < 0 or codes.max() >= num_embeddings):
+            raise ValueError(
+                f"{caller} expected {level} codes in [0, {num_embeddings}); got "
+                f"values from {codes.min()} to {codes.max()}."
+            )
+        return codes.astype(np.int32)
+
+    def _image_spec(self) -> list[tf.TensorSpec]:
+        return [tf.TensorSpec((None, *self.image_shape_, 1), tf.float32)]
+
+    def _graph(self, name: str, function: Any, signature: list[tf.TensorSpec]) -> Any:
+        """Return ``function`` traced once, for any batch size, and cached."""
+        if not hasattr(self, "_compiled"):
+            self._compiled = {}
+        if name not in self._compiled:
+            self._compiled[name] = tf.function(function, input_signature=signature)
+        return self._compiled[name]
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Save the fitted estimator to a directory that never unpickles code.
+
+        The directory holds ``model.keras`` and ``estimator.json`` (parameters,
+        fitted attributes, library versions). Read it with :func:`oasisgen.load`.
+        The save is atomic: a failure leaves any existing ``path`` untouched.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to create.
+        overwrite : bool, default=False
+            Replace an existing ``path``.
+
+        Returns
+        -------
+        path : Path
+            The saved directory.
+        """
+        check_is_fitted(self)
+
+        def write(folder: Path) -> None:
+            self.model_.save(folder / "model.keras")
+            write_manifest(folder, self, {"history_": self.history_})
+
+        return save_directory(path, write, overwrite=overwrite)
+
+    @classmethod
+    def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> VQVAE2Estimator:
+        params = manifest["params"]
+        if isinstance(params.get("num_embeddings"), list):
+            params["num_embeddings"] = tuple(params["num_embeddings"])
+        estimator = cls(**params)
+        estimator.model_ = load_keras_model(folder / "model.keras")
+        estimator.history_ = {
+            k: [float(v) for v in vs]
+            for k, vs in manifest["fitted"]["history_"].items()
+        }
+        estimator._set_shapes(_image_shape_of(estimator.model_))
+        estimator._compiled = {}
+        if estimator.history_:
+            estimator.codebook_usage_ = {
+                level: estimator.history_[f"{level}_usage"][-1]
+                for level in ("top", "bottom")
+            }
+        return estimator
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_compiled", None)
+        return state
+
+
+def _image_shape_of(model: VQVAE2) -> tuple[int, int]:
+    """Return the image size a loaded model was built for."""
+    height, width = model.get_build_config()["input_shape"][1:3]
+    return int(height), int(width)

@@ -1,0 +1,67 @@
+"""The estimator in scikit-learn's machinery: grid searches, pipelines, joblib."""
+
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+from oasisgen import VQVAE2Estimator
+from oasisgen.preprocessing import IntensityScaler, Resize
+
+from .conftest import TINY_VQVAE, make_slices
+
+
+def test_grid_search_over_codebook_sizes_serially_and_in_parallel():
+    X = make_slices(12)
+    searches = [
+        GridSearchCV(
+            VQVAE2Estimator(**TINY_VQVAE), {"num_embeddings": [8, 16]}, cv=3, n_jobs=n
+        ).fit(X)
+        for n in (1, 2)
+    ]
+    serial, parallel = (s.cv_results_["mean_test_score"] for s in searches)
+    assert np.all((serial > -1) & (serial <= 1))
+    np.testing.assert_allclose(serial, parallel, atol=1e-5)
+    best = searches[1]
+    assert best.best_params_["num_embeddings"] in (8, 16)
+    assert best.best_estimator_.transform(X).shape == (12, 20)
+
+
+def test_grid_search_in_a_pipeline_after_our_preprocessing():
+    X = make_slices(12, size=32) * 400.0  # raw scanner-like intensities
+    pipeline = make_pipeline(
+        IntensityScaler(), Resize(16), VQVAE2Estimator(**TINY_VQVAE)
+    )
+    search = GridSearchCV(
+        pipeline,
+        {"vqvae2estimator__num_embeddings": [8, 16], "resize__image_size": [16]},
+        cv=3,
+    )
+    search.fit(X)
+    assert search.best_estimator_.transform(X).shape == (12, 20)
+
+
+def test_joblib_round_trip_in_a_fresh_process(tmp_path):
+    X = make_slices(6)
+    est = VQVAE2Estimator(**TINY_VQVAE).fit(X)
+    joblib.dump(est, tmp_path / "est.joblib")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "codes.npy", est.transform(X))
+    script = (
+        "import joblib, numpy as np, sys\n"
+        "est = joblib.load(sys.argv[1] + '/est.joblib')\n"
+        "X = np.load(sys.argv[1] + '/X.npy')\n"
+        "assert (est.transform(X) == np.load(sys.argv[1] + '/codes.npy')).all()\n"
+        "print(type(est).__name__, len(est.history_['loss']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "VQVAE2Estimator 1"
