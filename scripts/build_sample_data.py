@@ -297,7 +297,11 @@ def load_colin(templates: Path) -> Subject:
     volume = np.asarray(head.dataobj, dtype=np.float32)
     mask = np.asarray(brain.dataobj) > 0
 
-    low, high = np.percentile(volume[volume > 0], COLIN_PERCENTILES)
+    # Lower bound from the whole head, upper bound from the brain alone: white
+    # matter then lands near 1, as in MRIQC's windowed AOMIC figures, instead of
+    # being dimmed by the much brighter scalp fat.
+    low = np.percentile(volume[volume > 0], COLIN_PERCENTILES[0])
+    high = np.percentile(volume[mask], COLIN_PERCENTILES[1])
     volume = np.clip((volume - low) / (high - low), 0.0, 1.0)
 
     area = mask.sum(axis=(0, 1))
