@@ -1,0 +1,81 @@
+import json
+
+import numpy as np
+import pytest
+
+import oasisgen
+from oasisgen.cli import main
+
+TINY = [
+    "--image-size", "32", "--epochs", "1", "--num-embeddings", "8", "16",
+    "--embedding-dim", "4", "--hidden-channels", "8", "--n-res-blocks", "1",
+    "--n-res-channels", "4", "--batch-size", "16", "--quiet",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["train", "--data", "sample", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_train_writes_model_history_metrics_and_figure(run_dir):
+    names = {path.name for path in run_dir.iterdir()}
+    assert names == {"model", "history.json", "metrics.json", "reconstructions.png"}
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["image_size"] == [32, 32]
+    assert metrics["n_train"] == 116 and metrics["n_test"] == 54
+    assert 0 < metrics["test_ssim"] <= 1 and metrics["test_psnr"] > 0
+    assert metrics["params"]["num_embeddings"] == [8, 16]
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["loss"]) == 1
+    model = oasisgen.load(run_dir / "model")
+    assert model.image_shape_ == (32, 32)
+
+
+def test_the_figure_is_a_real_png(run_dir):
+    from PIL import Image
+
+    with Image.open(run_dir / "reconstructions.png") as image:
+        pixels = np.asarray(image.convert("L"))
+    assert image.format == "PNG" and pixels.std() > 10
+
+
+def test_evaluate_prints_the_test_figures(run_dir, capsys):
+    assert main(["evaluate", str(run_dir)]) == 0
+    output = capsys.readouterr().out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert f"test SSIM {metrics['test_ssim']:.4f}" in output
+    assert "54 slices of 32x32" in output
+
+
+def test_train_refuses_to_overwrite_a_run(run_dir):
+    before = (run_dir / "metrics.json").read_bytes()
+    with pytest.raises(SystemExit, match="--overwrite"):
+        main(["train", "--out", str(run_dir), *TINY])
+    assert (run_dir / "metrics.json").read_bytes() == before
+
+
+def test_a_missing_data_path_is_a_clear_error(tmp_path, capsys):
+    status = main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
+    assert status == 2
+    assert "No data at" in capsys.readouterr().err
+
+
+def test_three_codebook_sizes_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="one size or a top and a bottom size"):
+        main(["train", "--out", str(tmp_path / "r"), "--num-embeddings", "1", "2", "3"])
+
+
+def test_an_invalid_parameter_is_reported(tmp_path, capsys):
+    argv = ["train", "--out", str(tmp_path / "r"), *TINY, "--learning-rate", "-1"]
+    assert main(argv) == 2
+    assert "'learning_rate' parameter" in capsys.readouterr().err
+
+
+def test_demo_trains_on_the_bundled_sample(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "1", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["data"] == "sample"
