@@ -29,6 +29,7 @@ from oasisgen.estimators._persistence import (
 )
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
+from oasisgen.nn.callbacks import StopOnNonFiniteLoss
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
@@ -360,7 +361,8 @@ tf.data.Dataset
     ) -> None:
         done = len(self.history_.get("loss", []))
         shuffle_seed = None if seed is None else seed + done
-        callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+        guard = StopOnNonFiniteLoss()
+        callbacks: list[keras.callbacks.Callback] = [guard]
         if self.early_stopping:
             callbacks.append(
                 keras.callbacks.EarlyStopping(
@@ -382,8 +384,16 @@ tf.data.Dataset
             shuffle=False,  # the tf.data pipeline shuffles, with the seed
             verbose=self.verbose,
         )
-        for name, values in history.history.items():
+        history = _complete_epochs(history.history, diverged=guard.diverged)
+        for name, values in history.items():
             self.history_.setdefault(name, []).extend(float(v) for v in values)
+        if guard.diverged:
+            raise FloatingPointError(
+                f"{type(self).__name__}.fit stopped: the loss became NaN or inf at "
+                f"{guard.where}. The model keeps the weights of the last complete "
+                f"epoch ({len(self.history_.get('loss', []))} epochs in history_). "
+                "Lower learning_rate, or check the images for extreme values."
+            )
         self.codebook_usage_ = {
             level: self.history_[f"{level}_usage"][-1] for level in ("top", "bottom")
         }
@@ -548,12 +558,9 @@ tf.data.Dataset
 
     def _reconstruct_batch(self, batch: np.ndarray) -> np.ndarray:
         reconstruct = self._graph(
-            "reconstruct", self._reconstruct_graph, self._image_spec()
+            "reconstruct", _reconstruction_of(self.model_), self._image_spec()
         )
         return reconstruct(tf.constant(batch)).numpy()
-
-    def _reconstruct_graph(self, images: tf.Tensor) -> tf.Tensor:
-        return tf.clip_by_value(self.model_(images, training=False), 0.0, 1.0)
 
     def _fitted_source(self, X: Any, method: str) -> ImageSource:
         check_is_fitted(self)
@@ -599,7 +606,9 @@ tf.data.Dataset
         if not hasattr(self, "_compiled"):
             self._compiled = {}
         if name not in self._compiled:
-            self._compiled[name] = tf.function(function, input_signature=signature)
+            self._compiled[name] = tf.function(
+                function, input_signature=signature, autograph=False
+            )
         return self._compiled[name]
 
     # ------------------------------------------------------------ persistence
@@ -654,6 +663,24 @@ tf.data.Dataset
         state = super().__getstate__()
         state.pop("_compiled", None)
         return state
+
+
+def _reconstruction_of(model: VQVAE2) -> Any:
+    """Return a function mapping images to their clipped reconstructions."""
+
+    def reconstruct(images: tf.Tensor) -> tf.Tensor:
+        return tf.clip_by_value(model(images, training=False), 0.0, 1.0)
+
+    return reconstruct
+
+
+def _complete_epochs(
+    history: dict[str, list[float]], *, diverged: bool
+) -> dict[str, list[float]]:
+    """Drop the figures of an epoch cut short by a NaN loss."""
+    if not diverged:
+        return history
+    return {name: values[:-1] for name, values in history.items()}
 
 
 def _image_shape_of(model: VQVAE2) -> tuple[int, int]:

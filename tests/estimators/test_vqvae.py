@@ -246,3 +246,12 @@ def test_a_tf_dataset_of_unbatched_images_is_rejected():
     data = tf.data.Dataset.from_tensor_slices(np.zeros((4, 16, 16, 1), "float32"))
     with pytest.raises(ValueError, match="got a tf.data.Dataset of 16x1 images"):
         VQVAE2Estimator(**TINY_VQVAE).fit(data)
+
+
+def test_a_diverging_fit_stops_and_keeps_finite_weights(slices):
+    params = {**TINY_VQVAE, "learning_rate": 1e12, "epochs": 3}
+    est = VQVAE2Estimator(**params)
+    with pytest.raises(FloatingPointError, match="NaN or inf at epoch 1, batch"):
+        est.fit(slices)
+    assert all(np.isfinite(w).all() for w in est.model_.get_weights())
+    assert all(np.isfinite(v).all() for v in est.history_.values())
