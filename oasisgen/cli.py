@@ -1,4 +1,4 @@
-"""The ``oasisgen`` command: train, evaluate and demo.
+"""The ``oasisgen`` command: train, evaluate, report and demo.
 
 A thin layer: it parses arguments, calls the public API and writes files. Run
 ``oasisgen COMMAND --help`` for the options of each command.
@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="SSIM and PSNR on the test split")
     evaluate.add_argument("run_dir", type=Path, help="a directory written by train")
     _add_data_arguments(evaluate, image_size_default=None)
+
+    report = commands.add_parser(
+        "report", help="write a self-contained report.html into a run directory"
+    )
+    report.add_argument("run_dir", type=Path, help="a directory written by train")
+    report.add_argument(
+        "--data", default=None, help="data to show (default: the run's own data)"
+    )
 
     demo = commands.add_parser(
         "demo", help="train on the bundled sample (about five minutes on 2 cores)"
@@ -221,6 +229,26 @@ def evaluate(args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
+def report(args: argparse.Namespace) -> Path:
+    """Write ``report.html`` (figures, metrics, parameters) into a run directory.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``oasisgen report`` arguments.
+
+    Returns
+    -------
+    path : Path
+        The report.
+    """
+    from oasisgen.report import write_report
+
+    path = write_report(args.run_dir, data=args.data)
+    print(f"oasisgen: wrote {path}")
+    return path
+
+
 def demo(args: argparse.Namespace) -> dict[str, Any]:
     """Train the demo configuration on the bundled sample into ``--out``.
 
@@ -268,7 +296,8 @@ def _prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     if overwrite and (out / MODEL_DIR).exists():
         # est.save replaces the model atomically; only stale extras are removed
-        for name in ("history.json", "metrics.json", "reconstructions.png"):
+        stale = ("history.json", "metrics.json", "reconstructions.png", "report.html")
+        for name in stale:
             (out / name).unlink(missing_ok=True)
     return out
 
@@ -296,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success.
     """
     args = build_parser().parse_args(argv)
-    commands = {"train": train, "evaluate": evaluate, "demo": demo}
+    commands = {"train": train, "evaluate": evaluate, "report": report, "demo": demo}
     try:
         commands[args.command](args)
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as error:

@@ -79,3 +79,9 @@ def test_demo_trains_on_the_bundled_sample(tmp_path):
     assert main(["demo", "--out", str(out), "--epochs", "1", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
+
+
+def test_report_writes_an_html_page(run_dir):
+    assert main(["report", str(run_dir)]) == 0
+    page = (run_dir / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page

@@ -1,0 +1,315 @@
+import base64
+import io
+import json
+import os
+import platform
+import select
+import shutil
+import subprocess
+import time
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from oasisgen.cli import main
+from oasisgen.plotting import plot_image_grid
+from oasisgen.report import write_report
+
+TINY = [
+    "--image-size", "32", "--epochs", "1", "--num-embeddings", "8", "16",
+    "--embedding-dim", "4", "--hidden-channels", "8", "--n-res-blocks", "1",
+    "--n-res-channels", "4", "--batch-size", "16", "--quiet",
+]  # fmt: skip
+# training curves, reconstructions, code maps, code usage, interpolation, samples
+N_FIGURES = 6
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["train", "--data", "sample", "--out", str(out), *TINY]) == 0
+    samples = np.random.default_rng(0).random((4, 32, 32, 1))
+    plot_image_grid(samples, n_cols=4, title="samples", path=out / "samples.png")
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    return write_report(run_dir)
+
+
+class PageParts(HTMLParser):
+    """Collect the tags, attributes and text of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attributes, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes += [(tag, name, value or "") for name, value in attrs]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(path):
+    parts = PageParts()
+    parts.feed(path.read_text(encoding="utf-8"))
+    return parts
+
+
+def test_report_is_written_into_the_run_directory(run_dir, report):
+    assert report == run_dir / "report.html"
+    assert report.is_file()
+    assert not list(run_dir.glob(".report*"))  # no staging file left behind
+
+
+def test_report_embeds_every_figure_as_a_png_data_uri(report):
+    sources = [v for tag, name, v in parse(report).attributes if name == "src"]
+    assert len(sources) == N_FIGURES
+    for source in sources:
+        prefix = "data:image/png;base64,"
+        assert source.startswith(prefix)
+        with Image.open(io.BytesIO(base64.b64decode(source[len(prefix) :]))) as image:
+            assert image.format == "PNG"
+            assert np.asarray(image.convert("L"), dtype=float).std() > 10
+
+
+def test_report_loads_nothing_from_elsewhere(report):
+    page = report.read_text(encoding="utf-8")
+    parts = parse(report)
+    assert "http://" not in page and "https://" not in page
+    assert not {"script", "link", "iframe", "object", "embed"} & set(parts.tags)
+    for tag, name, value in parts.attributes:
+        assert not name.startswith("on"), f"event handler {name} on <{tag}>"
+        if name in ("src", "href"):
+            assert value.startswith("data:"), f"<{tag} {name}={value[:40]!r}>"
+    assert "default-src 'none'" in page  # the browser is told to load nothing
+
+
+def test_report_tables_hold_metrics_parameters_provenance_and_versions(run_dir, report):
+    import tensorflow
+
+    parts = parse(report)
+    text = " ".join(parts.text)
+    assert parts.tags.count("table") == 4  # metrics, parameters, sample, versions
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert f"{metrics['test_ssim']:.4g}" in text
+    assert "num_embeddings" in text and "8, 16" in text
+    for heading in ("Metrics", "Parameters", "Data", "Library versions"):
+        assert heading in text
+    for subject in ("colin27", "aomic-piop2-sub-0017", "aomic-piop2-sub-0042"):
+        assert subject in text
+    assert "BSD-3-Clause" in text and "CC0 1.0" in text
+    assert tensorflow.__version__ in text and platform.python_version() in text
+    assert "scikit-learn" in text and "keras" in text
+
+
+def test_report_escapes_text_and_leaves_out_files_that_are_not_png(run_dir, tmp_path):
+    run = tmp_path / "run <b>&amp"
+    shutil.copytree(run_dir, run)
+    (run / "report.html").unlink()
+    (run / "samples_notes.png").write_text("<script>not an image</script>")
+    page = write_report(run, data="sample").read_text(encoding="utf-8")
+    assert "run &lt;b&gt;&amp;amp" in page and "<b>" not in page
+    assert "<script" not in page
+    assert "samples_notes.png is not a PNG file; left out." in page
+    assert page.count("<img ") == N_FIGURES
+
+
+def test_write_report_refuses_to_replace_a_report_unless_told(run_dir, report):
+    before = report.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_report(run_dir, overwrite=False)
+    assert report.read_bytes() == before
+
+
+def test_write_report_needs_a_run_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="has no metrics.json"):
+        write_report(tmp_path)
+
+
+def test_write_report_needs_the_data_it_was_trained_on(run_dir, report, tmp_path):
+    with pytest.raises(FileNotFoundError, match="No data at"):
+        write_report(run_dir, data=tmp_path / "moved")
+
+
+# ------------------------------------------------------------------ browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",  # runs as root in CI
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--remote-debugging-pipe",
+]
+# CI installs chromium (.ci/run), so there a missing browser is a failure, not a skip
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="no chromium binary on PATH (Debian: apt-get install -y chromium)",
+)
+
+
+class DevTools:
+    """Chromium driven through the DevTools protocol over its debugging pipe.
+
+    With ``--remote-debugging-pipe`` Chromium reads commands on fd 3 and writes
+    replies and events on fd 4, as JSON messages ending in a NUL byte, so no
+    websocket client is needed.
+    """
+
+    def __init__(self, profile):
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+        self.log = profile / "chromium.log"
+        # bash moves the pipe ends to fds 3 and 4 (dash takes one-digit fds only;
+        # preexec_fn is unsafe once TensorFlow runs threads)
+        script = f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w}'
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                ["bash", "-c", script, CHROMIUM, *CHROMIUM_FLAGS,
+                 f"--user-data-dir={profile}", "about:blank"],
+                pass_fds=(to_browser_r, from_browser_w),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )  # fmt: skip
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self.events, self._buffer, self._id = [], b"", 0
+
+    def call(self, method, session=None, **params):
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        reply = self._receive(lambda m: m.get("id") == self._id)
+        if "error" in reply:
+            raise RuntimeError(f"{method} failed: {reply['error']}")
+        return reply["result"]
+
+    def wait_for(self, event):
+        return self._receive(lambda m: m.get("method") == event)
+
+    def _receive(self, wanted, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\0" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                if "method" in message:
+                    self.events.append(message)
+                if wanted(message):
+                    return message
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
+                raise TimeoutError(f"chromium did not answer; see {self.log}")
+            chunk = os.read(self._from_browser, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"chromium closed its pipe; see {self.log}")
+            self._buffer += chunk
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+            self.process.wait(timeout=20)
+        except (OSError, RuntimeError, TimeoutError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            os.close(self._to_browser)
+            os.close(self._from_browser)
+
+
+PAGE_STATE = """JSON.stringify({
+  images: Array.from(document.images, i => ({complete: i.complete,
+                                             width: i.naturalWidth})),
+  tables: document.querySelectorAll("table").length,
+  height: document.documentElement.scrollHeight,
+})"""
+
+
+def render(page, profile, screenshot, width=1280):
+    """Open ``page`` in headless Chromium; return its state and what it logged."""
+    browser = DevTools(profile)
+    try:
+        target = browser.call("Target.createTarget", url="about:blank")["targetId"]
+        session = browser.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            browser.call(f"{domain}.enable", session=session)
+        browser.call(
+            "Emulation.setDeviceMetricsOverride", session=session, width=width,
+            height=900, deviceScaleFactor=1, mobile=False,
+        )  # fmt: skip
+        browser.call("Page.navigate", session=session, url=page.resolve().as_uri())
+        browser.wait_for("Page.loadEventFired")
+        state = browser.call(
+            "Runtime.evaluate", session=session, expression=PAGE_STATE,
+            returnByValue=True,
+        )["result"]["value"]  # fmt: skip
+        state = json.loads(state)
+        shot = browser.call(
+            "Page.captureScreenshot", session=session, format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": width, "height": state["height"],
+                  "scale": 1},
+        )  # fmt: skip
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        return state, browser.events
+    finally:
+        browser.close()
+
+
+def problems_in(events, page):
+    """Errors, exceptions and requests for anything but the page and data URIs."""
+    found = []
+    for event in events:
+        method, params = event["method"], event.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            found.append(params["exceptionDetails"].get("text", "exception"))
+        elif method == "Runtime.consoleAPICalled" and params["type"] == "error":
+            found.append(f"console.error: {params['args']}")
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            found.append(f"log: {params['entry']['text']}")
+        elif method == "Network.loadingFailed":
+            found.append(f"failed to load: {params.get('errorText')}")
+        elif method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            if url != page.resolve().as_uri() and not url.startswith("data:"):
+                found.append(f"requested {url}")
+    return found
+
+
+@needs_chromium
+def test_report_renders_in_chromium_with_every_image_and_no_errors(report, tmp_path):
+    screenshot = tmp_path / "report.png"
+    state, events = render(report, tmp_path, screenshot)
+    assert len(state["images"]) == N_FIGURES
+    assert all(i["complete"] and i["width"] > 0 for i in state["images"]), state
+    assert state["tables"] == 4
+    assert problems_in(events, report) == []
+    with Image.open(screenshot) as image:
+        pixels = np.asarray(image.convert("L"), dtype=float)
+    assert pixels.shape == (state["height"], 1280) and state["height"] > 2000
+    assert pixels.std() > 20, "the rendered page is blank"
+
+
+@needs_chromium
+def test_the_browser_check_catches_a_broken_and_a_remote_image(report, tmp_path):
+    broken = tmp_path / "broken.html"
+    extra = "<img src='missing.png' alt='x'><img src='https://example.org/x.png'>"
+    broken.write_text(report.read_text().replace("</main>", f"{extra}</main>"))
+    state, events = render(broken, tmp_path, tmp_path / "broken.png")
+    assert sum(i["width"] == 0 for i in state["images"]) == 2
+    found = " ".join(problems_in(events, broken))
+    assert "Content Security Policy" in found  # both are refused by the page's CSP
