@@ -5,15 +5,21 @@ Nothing here knows about scikit-learn: these are plain, serialisable Keras objec
 
 from oasisgen.nn.blocks import ResidualStack, decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.pixelcnn import GatedLayer, GatedPixelCNN
 from oasisgen.nn.quantizer import VectorQuantizer
+from oasisgen.nn.sampling import Sampler, sample_codes
 from oasisgen.nn.vqvae2 import VQVAE2
 
 __all__ = [
     "VQVAE2",
     "CodebookPerplexity",
     "CodebookUsage",
+    "GatedLayer",
+    "GatedPixelCNN",
     "ResidualStack",
+    "Sampler",
     "VectorQuantizer",
     "decoder",
     "encoder",
+    "sample_codes",
 ]

@@ -1,0 +1,557 @@
+"""Gated PixelCNN prior over discrete code maps.
+
+The model of van den Oord et al. 2016, "Conditional Image Generation with PixelCNN
+Decoders": logits of ``p(code[i, j] | codes before (i, j) in raster order, condition)``.
+
+::
+
+    codes (n, h, w) -> embedding (channels)
+      -> gated layer, mask "A" (the current position is not seen)
+      -> n_layers gated residual layers, mask "B"
+      -> sum of the skips -> ReLU -> 1x1 -> ReLU -> 1x1 -> logits (n, h, w, K)
+
+Every gated layer has two stacks, so the receptive field has no blind spot:
+
+* the *vertical* stack sees whole rows above: a ``(k//2 + 1, k)`` convolution of an
+  input padded with ``k//2`` rows on top (it also sees the current row, so it is only
+  ever read shifted down by one row);
+* the *horizontal* stack sees the pixels to the left in the current row: a
+  ``(1, k//2 + 1)`` convolution of an input padded with ``k//2`` columns on the left
+  (in the mask "A" layer the input is first shifted right by one pixel), plus a 1x1
+  projection of the vertical stack shifted down by one row.
+
+Both stacks go through the gate ``tanh(a) * sigmoid(b)``; the horizontal stack has a
+residual connection (mask "B" layers) and a 1x1 skip connection to the output head.
+
+The convolutions have ``padding="valid"`` and the padding is explicit, so the same
+kernels apply to a whole map (:meth:`GatedLayer.call`, for training and scoring) and
+to a window of cached rows or pixels (:meth:`GatedLayer.vertical` and
+:meth:`GatedLayer.horizontal`, which :mod:`oasisgen.nn.sampling` uses to sample one
+pixel at a time without recomputing the whole map).
+
+A conditional model (``condition_num_embeddings`` set) also reads a condition map of
+integer codes on a grid ``condition_upsample`` times coarser (the top codes, for the
+prior of the bottom codes). The condition is known before sampling, so a small
+non-causal network (embedding, 3x3 convolution, nearest-neighbour upsampling, 3x3
+convolution) reads the condition codes around each position, including those below
+and to the right, and per-layer 1x1 projections of its output are added to the
+pre-activations of both gates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+
+def _gate(x: tf.Tensor) -> tf.Tensor:
+    """Return ``tanh(a) * sigmoid(b)`` of the two halves of the last axis."""
+    a, b = tf.split(x, 2, axis=-1)
+    return tf.tanh(a) * tf.sigmoid(b)
+
+
+def _shift_down(x: tf.Tensor) -> tf.Tensor:
+    """Shift a (n, h, w, c) map down by one row, with zeros in the first row."""
+    return tf.pad(x[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+
+
+def _shift_right(x: tf.Tensor) -> tf.Tensor:
+    """Shift a (n, h, w, c) map right by one column, with zeros in the first one."""
+    return tf.pad(x[:, :, :-1], [[0, 0], [0, 0], [1, 0], [0, 0]])
+
+
+@keras.saving.register_keras_serializable(package="oasisgen")
+class GatedLayer(keras.layers.Layer):
+    """One gated layer of a PixelCNN, with a vertical and a horizontal stack.
+
+    Parameters
+    ----------
+    channels : int
+        Channels of the input and the output of both stacks.
+    kernel_size : int, default=5
+        Odd width ``k`` of the convolutions; the vertical stack is ``(k//2 + 1, k)``,
+        the horizontal stack ``(1, k//2 + 1)``.
+    mask_type : {"A", "B"}, default="B"
+        ``"A"`` for the first layer: the horizontal stack does not see the current
+        pixel and has no residual connection. ``"B"`` for the others.
+    dropout : float, default=0.0
+        Dropout rate on the gated output of the horizontal stack (training only).
+    condition_channels : int, optional
+        Channels of the condition features; None for an unconditional layer.
+    last : bool, default=False
+        Whether this is the last layer of the network, whose only output is the
+        skip: it has no vertical gate and no residual projection, so it holds no
+        weights that would get no gradient.
+    **kwargs
+        Passed to :class:`keras.layers.Layer`.
+
+    Notes
+    -----
+    ``call(v, h, condition=None)`` takes the vertical and horizontal inputs
+    (n, h, w, channels) and the condition features (n, h, w, condition_channels),
+    and returns ``(v_out, h_out, skip)``, each (n, h, w, channels); ``v_out`` and
+    ``h_out`` are None for the ``last`` layer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen.nn.pixelcnn import GatedLayer
+    >>> layer = GatedLayer(channels=4, kernel_size=3)
+    >>> x = np.zeros((1, 5, 6, 4), dtype="float32")
+    >>> [tuple(t.shape) for t in layer(x, x)]
+    [(1, 5, 6, 4), (1, 5, 6, 4), (1, 5, 6, 4)]
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 5,
+        mask_type: str = "B",
+        dropout: float = 0.0,
+        condition_channels: int | None = None,
+        last: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if mask_type not in ("A", "B"):
+            raise ValueError(f"mask_type must be 'A' or 'B'; got {mask_type!r}.")
+        _check_kernel_size(kernel_size)
+        self.channels = int(channels)
+        self.kernel_size = int(kernel_size)
+        self.mask_type = mask_type
+        self.dropout = float(dropout)
+        self.condition_channels = (
+            None if condition_channels is None else int(condition_channels)
+        )
+        self.last = bool(last)
+        half, gates = self.kernel_size // 2, 2 * self.channels
+        conv = keras.layers.Conv2D
+        self.vertical_conv = conv(gates, (half + 1, self.kernel_size), name="vertical")
+        self.horizontal_conv = conv(gates, (1, half + 1), name="horizontal")
+        self.link = conv(gates, 1, name="link")
+        self.skip = conv(self.channels, 1, name="skip")
+        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        if not self.last:
+            self.residual = conv(self.channels, 1, name="residual")
+        if self.condition_channels is not None:
+            self.condition_horizontal = conv(gates, 1, name="condition_horizontal")
+            if not self.last:
+                self.condition_vertical = conv(gates, 1, name="condition_vertical")
+
+    @property
+    def padding(self) -> int:
+        """Rows on top, and columns on each side, that the stacks need: ``k // 2``."""
+        return self.kernel_size // 2
+
+    def build(self, input_shape: Any = None) -> None:
+        """Create the weights; they depend only on the channel counts."""
+        features = (None, None, None, self.channels)
+        gated = (None, None, None, 2 * self.channels)
+        condition = (None, None, None, self.condition_channels)
+        for name, shape in [
+            ("vertical_conv", features),
+            ("horizontal_conv", features),
+            ("link", gated),
+            ("skip", features),
+            ("residual", features),
+            ("condition_horizontal", condition),
+            ("condition_vertical", condition),
+        ]:
+            if hasattr(self, name):
+                getattr(self, name).build(shape)
+
+    def call(
+        self,
+        v: tf.Tensor,
+        h: tf.Tensor,
+        condition: tf.Tensor | None = None,
+        training: bool | None = None,
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Apply the layer to whole maps; return ``(v_out, h_out, skip)``."""
+        pad = self.padding
+        v_out, v_pre = self.vertical(
+            tf.pad(v, [[0, 0], [pad, 0], [pad, pad], [0, 0]]), condition
+        )
+        bias = self.horizontal_bias(_shift_down(v_pre), condition)
+        h_in = _shift_right(h) if self.mask_type == "A" else h
+        h_window = tf.pad(h_in, [[0, 0], [0, 0], [pad, 0], [0, 0]])
+        h_out, skip = self.horizontal(h_window, h, bias, training=training)
+        return v_out, h_out, skip
+
+    def vertical(
+        self, window: tf.Tensor, condition: tf.Tensor | None = None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Apply the vertical stack to rows padded with their context.
+
+        Parameters
+        ----------
+        window : tensor of shape (n, rows + k//2, width + 2 * (k//2), channels)
+            The input rows, preceded by the ``k//2`` rows above them (zeros above
+            the map) and padded with ``k//2`` zero columns on each side.
+        condition : tensor of shape (n, rows, width, condition_channels), optional
+
+        Returns
+        -------
+        v_out : tensor of shape (n, rows, width, channels), or None
+            The gated output, input of the next layer's vertical stack; None for
+            the ``last`` layer.
+        v_pre : tensor of shape (n, rows, width, 2 * channels)
+            The pre-activation, which the horizontal stack of the rows below reads.
+        """
+        v_pre = self.vertical_conv(window)
+        if self.last:
+            return None, v_pre
+        if condition is None:
+            return _gate(v_pre), v_pre
+        return _gate(v_pre + self.condition_vertical(condition)), v_pre
+
+    def horizontal_bias(
+        self, v_pre_above: tf.Tensor, condition: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """Return what the horizontal gate adds from outside its row.
+
+        Parameters
+        ----------
+        v_pre_above : tensor of shape (n, rows, width, 2 * channels)
+            The vertical pre-activation of the row above each row (zeros above the
+            first row of the map).
+        condition : tensor of shape (n, rows, width, condition_channels), optional
+
+        Returns
+        -------
+        bias : tensor of shape (n, rows, width, 2 * channels)
+        """
+        bias = self.link(v_pre_above)
+        if condition is None:
+            return bias
+        return bias + self.condition_horizontal(condition)
+
+    def horizontal(
+        self,
+        window: tf.Tensor,
+        h: tf.Tensor | None,
+        bias: tf.Tensor,
+        training: bool | None = None,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Apply the horizontal stack to pixels padded with their left context.
+
+        Parameters
+        ----------
+        window : tensor of shape (n, rows, cols + k//2, channels)
+            The horizontal input (shifted right by one pixel for mask "A") of the
+            pixels, preceded by the ``k//2`` pixels to their left (zeros before the
+            first column).
+        h : tensor of shape (n, rows, cols, channels) or None
+            The horizontal input of the pixels themselves, for the residual
+            connection; unused (may be None) for mask "A".
+        bias : tensor of shape (n, rows, cols, 2 * channels)
+            From :meth:`horizontal_bias`.
+        training : bool, optional
+            Whether to apply dropout.
+
+        Returns
+        -------
+        h_out : tensor of shape (n, rows, cols, channels), or None
+            None for the ``last`` layer.
+        skip : tensor of shape (n, rows, cols, channels)
+        """
+        gated = _gate(self.horizontal_conv(window) + bias)
+        gated = self.dropout_layer(gated, training=training)
+        skip = self.skip(gated)
+        if self.last:
+            return None, skip
+        h_out = self.residual(gated)
+        if self.mask_type == "B":
+            h_out = h + h_out
+        return h_out, skip
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor arguments."""
+        config = super().get_config()
+        config.update(
+            channels=self.channels,
+            kernel_size=self.kernel_size,
+            mask_type=self.mask_type,
+            dropout=self.dropout,
+            condition_channels=self.condition_channels,
+            last=self.last,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="oasisgen")
+class GatedPixelCNN(keras.Model):
+    """Gated PixelCNN: an autoregressive prior over integer code maps.
+
+    Parameters
+    ----------
+    num_embeddings : int
+        Number of codes K; inputs are in ``[0, num_embeddings)``.
+    n_layers : int, default=12
+        Gated residual layers (mask "B") after the first (mask "A") layer.
+    channels : int, default=128
+        Hidden channels (also the size of the code embedding).
+    kernel_size : int, default=5
+        Odd width of the causal convolutions, at least 3.
+    dropout : float, default=0.0
+        Dropout rate inside the gated layers, applied in training only.
+    condition_num_embeddings : int, optional
+        Size of the codebook of the condition map; None for an unconditional model.
+    condition_upsample : int, default=2
+        Integer factor from the condition grid to the grid of the codes.
+    condition_channels : int, default=64
+        Channels of the conditioning network.
+    **kwargs
+        Passed to :class:`keras.Model`.
+
+    Notes
+    -----
+    Inputs: ``model(codes)`` for an unconditional model and
+    ``model((codes, condition))`` (a tuple or list) for a conditional one, with
+    ``codes`` of shape (n, h, w) and ``condition`` of shape
+    (n, h // condition_upsample, w // condition_upsample), both integer. The output
+    is the float logits (n, h, w, num_embeddings) of each code given the codes
+    before it in raster order (and the whole condition).
+
+    Train with the standard Keras loop, the codes as both input and target::
+
+        model.compile("adam", loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True))
+        model.fit(codes, codes)                  # unconditional
+        model.fit((codes, condition), codes)     # conditional
+
+    Sample new maps with :func:`oasisgen.nn.sampling.sample_codes`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen.nn.pixelcnn import GatedPixelCNN
+    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8)
+    >>> codes = np.random.default_rng(0).integers(0, 8, size=(2, 4, 5))
+    >>> tuple(model(codes).shape)
+    (2, 4, 5, 8)
+    >>> tuple(model.log_likelihood(codes).shape)
+    (2,)
+
+    A prior of 8x8 bottom codes conditioned on 4x4 top codes:
+
+    >>> bottom = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8,
+    ...                        condition_num_embeddings=6, condition_channels=4)
+    >>> top = np.zeros((2, 4, 4), dtype="int32")
+    >>> tuple(bottom((np.zeros((2, 8, 8), dtype="int32"), top)).shape)
+    (2, 8, 8, 8)
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        n_layers: int = 12,
+        channels: int = 128,
+        kernel_size: int = 5,
+        dropout: float = 0.0,
+        condition_num_embeddings: int | None = None,
+        condition_upsample: int = 2,
+        condition_channels: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _check_kernel_size(kernel_size)
+        for name, value, low in [
+            ("n_layers", n_layers, 0),
+            ("condition_upsample", condition_upsample, 1),
+        ]:
+            if int(value) < low:
+                raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+        self.num_embeddings = int(num_embeddings)
+        self.n_layers = int(n_layers)
+        self.channels = int(channels)
+        self.kernel_size = int(kernel_size)
+        self.dropout = float(dropout)
+        self.condition_num_embeddings = (
+            None if condition_num_embeddings is None else int(condition_num_embeddings)
+        )
+        self.condition_upsample = int(condition_upsample)
+        self.condition_channels = int(condition_channels)
+
+        self.embedding = keras.layers.Embedding(
+            self.num_embeddings, self.channels, name="embedding"
+        )
+        self.gated_layers = [
+            GatedLayer(
+                self.channels,
+                self.kernel_size,
+                mask_type="A" if i == 0 else "B",
+                dropout=self.dropout,
+                condition_channels=self.condition_channels
+                if self.conditional
+                else None,
+                last=i == self.n_layers,
+                name=f"gated_{i}",
+            )
+            for i in range(self.n_layers + 1)
+        ]
+        self.head_hidden = keras.layers.Conv2D(self.channels, 1, name="head_hidden")
+        self.head_logits = keras.layers.Conv2D(self.num_embeddings, 1, name="logits")
+        if self.conditional:
+            self.condition_network = _condition_network(
+                self.condition_num_embeddings,
+                self.condition_channels,
+                self.condition_upsample,
+            )
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model reads a condition map."""
+        return self.condition_num_embeddings is not None
+
+    # ------------------------------------------------------------------ forward
+    def build(self, input_shape: Any = None) -> None:
+        """Create every weight by running a tiny map of zeros through the model.
+
+        The weights do not depend on the size of the maps, so ``input_shape`` is
+        not used.
+        """
+        size = self.condition_upsample
+        codes = tf.zeros((1, size, size), dtype="int32")
+        condition = tf.zeros((1, 1, 1), dtype="int32") if self.conditional else None
+        self._logits(codes, self.condition_features(condition), training=False)
+
+    def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
+        """Return the logits (n, h, w, K) of ``codes`` or ``(codes, condition)``."""
+        codes, condition = self.split_inputs(inputs)
+        features = self.condition_features(condition)
+        return self._logits(codes, features, training=training)
+
+    def split_inputs(self, inputs: Any) -> tuple[Any, Any]:
+        """Return ``(codes, condition)`` from the inputs of :meth:`call`.
+
+        Raises
+        ------
+        ValueError
+            If a condition is given to an unconditional model, is missing for a
+            conditional one, or its grid does not match the grid of the codes.
+        """
+        if isinstance(inputs, tuple | list):
+            if len(inputs) != 2:
+                raise ValueError(
+                    "GatedPixelCNN expected codes or a pair (codes, condition); "
+                    f"got a sequence of {len(inputs)} inputs."
+                )
+            codes, condition = inputs
+        else:
+            codes, condition = inputs, None
+        if condition is None and self.conditional:
+            raise ValueError(
+                "This GatedPixelCNN is conditional (condition_num_embeddings="
+                f"{self.condition_num_embeddings}): call it on (codes, condition)."
+            )
+        if condition is not None and not self.conditional:
+            raise ValueError(
+                "This GatedPixelCNN is unconditional (condition_num_embeddings=None):"
+                " call it on codes alone, without a condition."
+            )
+        if condition is not None:
+            self._check_condition_grid(tuple(codes.shape), tuple(condition.shape))
+        return codes, condition
+
+    def _check_condition_grid(self, codes_shape: tuple, condition_shape: tuple) -> None:
+        factor = self.condition_upsample
+        for size, condition_size in zip(
+            codes_shape[1:3], condition_shape[1:3], strict=True
+        ):
+            if None not in (size, condition_size) and size != condition_size * factor:
+                raise ValueError(
+                    f"GatedPixelCNN expected a condition of shape (n, h // "
+                    f"{factor}, w // {factor}) for codes of shape {codes_shape}; got "
+                    f"a condition of shape {condition_shape}."
+                )
+
+    def condition_features(self, condition: Any) -> tf.Tensor | None:
+        """Return the conditioning features on the grid of the codes.
+
+        Parameters
+        ----------
+        condition : int tensor of shape (n, hc, wc) or None
+
+        Returns
+        -------
+        features : float tensor of shape (n, hc * condition_upsample, \
+wc * condition_upsample, condition_channels), or None without a condition
+        """
+        if condition is None:
+            return None
+        return self.condition_network(tf.cast(condition, "int32"))
+
+    def _logits(
+        self, codes: Any, features: tf.Tensor | None, training: bool | None
+    ) -> tf.Tensor:
+        v = h = self.embedding(tf.cast(codes, "int32"))
+        skip = tf.zeros_like(v)
+        for layer in self.gated_layers:
+            v, h, layer_skip = layer(v, h, features, training=training)
+            skip = skip + layer_skip
+        return self.head(skip)
+
+    def head(self, skip: tf.Tensor) -> tf.Tensor:
+        """Return the logits (..., num_embeddings) from the summed skips."""
+        return self.head_logits(tf.nn.relu(self.head_hidden(tf.nn.relu(skip))))
+
+    def log_likelihood(self, codes: Any, condition: Any = None) -> tf.Tensor:
+        """Return the total log-likelihood (natural log) of each code map.
+
+        Parameters
+        ----------
+        codes : int array of shape (n, h, w)
+        condition : int array of shape (n, h // condition_upsample, \
+w // condition_upsample), optional
+            Required by a conditional model.
+
+        Returns
+        -------
+        log_likelihood : float32 tensor of shape (n,)
+        """
+        codes = tf.cast(codes, "int32")
+        inputs = codes if condition is None else (codes, tf.cast(condition, "int32"))
+        logits = self(inputs, training=False)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(codes, logits)
+        return -tf.reduce_sum(nll, axis=(1, 2))
+
+    def get_config(self) -> dict[str, Any]:
+        """Return the constructor arguments."""
+        config = super().get_config()
+        config.update(
+            num_embeddings=self.num_embeddings,
+            n_layers=self.n_layers,
+            channels=self.channels,
+            kernel_size=self.kernel_size,
+            dropout=self.dropout,
+            condition_num_embeddings=self.condition_num_embeddings,
+            condition_upsample=self.condition_upsample,
+            condition_channels=self.condition_channels,
+        )
+        return config
+
+
+def _condition_network(
+    num_embeddings: int, channels: int, upsample: int
+) -> keras.Sequential:
+    """Return the network from condition codes to features on the finer grid."""
+    return keras.Sequential(
+        [
+            keras.layers.Embedding(num_embeddings, channels),
+            keras.layers.Conv2D(channels, 3, padding="same", activation="relu"),
+            keras.layers.UpSampling2D(upsample, interpolation="nearest"),
+            keras.layers.Conv2D(channels, 3, padding="same", activation="relu"),
+        ],
+        name="condition_network",
+    )
+
+
+def _check_kernel_size(kernel_size: int) -> None:
+    if int(kernel_size) < 3 or int(kernel_size) % 2 == 0:
+        raise ValueError(
+            f"kernel_size must be an odd int >= 3, so the causal convolutions are "
+            f"centred; got {kernel_size!r}."
+        )
