@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.estimators._base import (
-    DISTRIBUTE_OPTIONS,
-    KerasPicklingMixin,
+    TRAINING_CONSTRAINTS,
+    KerasEstimatorMixin,
     make_strategy,
     seed_from,
 )
 from oasisgen.estimators._inputs import ImageSource, image_source
-from oasisgen.estimators._persistence import (
-    load_keras_model,
-    register_estimator,
-    save_directory,
-    write_manifest,
-)
+from oasisgen.estimators._persistence import register_estimator
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
-from oasisgen.nn.callbacks import StopOnNonFiniteLoss
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
 
 @register_estimator
-class VQVAE2Estimator(KerasPicklingMixin, TransformerMixin, BaseEstimator):
+class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     """Two-level VQ-VAE-2 for grayscale slices, as a scikit-learn transformer.
 
     The model (Razavi et al. 2019) encodes an image of H x W pixels into a top map of
@@ -125,8 +117,6 @@ class VQVAE2Estimator(KerasPicklingMixin, TransformerMixin, BaseEstimator):
     True
     """
 
-    _keras_models = ("model_",)
-
     _parameter_constraints: dict[str, list[Any]] = {
         "num_embeddings": [Interval(Integral, 2, None, closed="left"), tuple, list],
         "embedding_dim": [_POSITIVE_INT],
@@ -135,17 +125,7 @@ class VQVAE2Estimator(KerasPicklingMixin, TransformerMixin, BaseEstimator):
         "n_res_channels": [_POSITIVE_INT],
         "commitment_cost": [Interval(Real, 0, None, closed="left")],
         "decay": [Interval(Real, 0, 1, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [_POSITIVE_INT],
-        "epochs": [_POSITIVE_INT],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "early_stopping": ["boolean"],
-        "n_iter_no_change": [_POSITIVE_INT],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "jit_compile": ["boolean"],
-        "distribute": [None, StrOptions(set(DISTRIBUTE_OPTIONS))],
+        **TRAINING_CONSTRAINTS,
     }
 
     def __init__(
@@ -359,44 +339,23 @@ tf.data.Dataset
         epochs: int,
         seed: int | None,
     ) -> None:
-        done = len(self.history_.get("loss", []))
-        shuffle_seed = None if seed is None else seed + done
-        guard = StopOnNonFiniteLoss()
-        callbacks: list[keras.callbacks.Callback] = [guard]
-        if self.early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if validation is not None else "loss",
-                    patience=self.n_iter_no_change,
-                    restore_best_weights=True,
-                )
-            )
-        history = self.model_.fit(
-            train.training_data(self.batch_size, shuffle=True, seed=shuffle_seed),
-            validation_data=(
-                None
-                if validation is None
-                else validation.training_data(self.batch_size, shuffle=False, seed=None)
+        self._run_epochs(
+            train.training_data(
+                self.batch_size, shuffle=True, seed=self._shuffle_seed(seed)
             ),
-            initial_epoch=done,
-            epochs=done + epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline shuffles, with the seed
-            verbose=self.verbose,
+            None
+            if validation is None
+            else validation.training_data(self.batch_size, shuffle=False, seed=None),
+            epochs=epochs,
         )
-        history = _complete_epochs(history.history, diverged=guard.diverged)
-        for name, values in history.items():
-            self.history_.setdefault(name, []).extend(float(v) for v in values)
-        if guard.diverged:
-            raise FloatingPointError(
-                f"{type(self).__name__}.fit stopped: the loss became NaN or inf at "
-                f"{guard.where}. The model keeps the weights of the last complete "
-                f"epoch ({len(self.history_.get('loss', []))} epochs in history_). "
-                "Lower learning_rate, or check the images for extreme values."
-            )
-        self.codebook_usage_ = {
-            level: self.history_[f"{level}_usage"][-1] for level in ("top", "bottom")
-        }
+        self._set_codebook_usage()
+
+    def _set_codebook_usage(self) -> None:
+        if self.history_:
+            self.codebook_usage_ = {
+                level: self.history_[f"{level}_usage"][-1]
+                for level in ("top", "bottom")
+            }
 
     # ------------------------------------------------------------- transforms
     def encode(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -601,68 +560,10 @@ tf.data.Dataset
     def _image_spec(self) -> list[tf.TensorSpec]:
         return [tf.TensorSpec((None, *self.image_shape_, 1), tf.float32)]
 
-    def _graph(self, name: str, function: Any, signature: list[tf.TensorSpec]) -> Any:
-        """Return ``function`` traced once, for any batch size, and cached."""
-        if not hasattr(self, "_compiled"):
-            self._compiled = {}
-        if name not in self._compiled:
-            self._compiled[name] = tf.function(
-                function, input_signature=signature, autograph=False
-            )
-        return self._compiled[name]
-
     # ------------------------------------------------------------ persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Save the fitted estimator to a directory that never unpickles code.
-
-        The directory holds ``model.keras`` and ``estimator.json`` (parameters,
-        fitted attributes, library versions). Read it with :func:`oasisgen.load`.
-        The save is atomic: a failure leaves any existing ``path`` untouched.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Directory to create.
-        overwrite : bool, default=False
-            Replace an existing ``path``.
-
-        Returns
-        -------
-        path : Path
-            The saved directory.
-        """
-        check_is_fitted(self)
-
-        def write(folder: Path) -> None:
-            self.model_.save(folder / "model.keras")
-            write_manifest(folder, self, {"history_": self.history_})
-
-        return save_directory(path, write, overwrite=overwrite)
-
-    @classmethod
-    def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> VQVAE2Estimator:
-        params = manifest["params"]
-        if isinstance(params.get("num_embeddings"), list):
-            params["num_embeddings"] = tuple(params["num_embeddings"])
-        estimator = cls(**params)
-        estimator.model_ = load_keras_model(folder / "model.keras")
-        estimator.history_ = {
-            k: [float(v) for v in vs]
-            for k, vs in manifest["fitted"]["history_"].items()
-        }
-        estimator._set_shapes(_image_shape_of(estimator.model_))
-        estimator._compiled = {}
-        if estimator.history_:
-            estimator.codebook_usage_ = {
-                level: estimator.history_[f"{level}_usage"][-1]
-                for level in ("top", "bottom")
-            }
-        return estimator
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_compiled", None)
-        return state
+    def _restore_fitted(self, state: dict[str, Any]) -> None:
+        self._set_shapes(_image_shape_of(self.model_))
+        self._set_codebook_usage()
 
 
 def _reconstruction_of(model: VQVAE2) -> Any:
@@ -672,15 +573,6 @@ def _reconstruction_of(model: VQVAE2) -> Any:
         return tf.clip_by_value(model(images, training=False), 0.0, 1.0)
 
     return reconstruct
-
-
-def _complete_epochs(
-    history: dict[str, list[float]], *, diverged: bool
-) -> dict[str, list[float]]:
-    """Drop the figures of an epoch cut short by a NaN loss."""
-    if not diverged:
-        return history
-    return {name: values[:-1] for name, values in history.items()}
 
 
 def _image_shape_of(model: VQVAE2) -> tuple[int, int]:
