@@ -18,6 +18,8 @@ __version__ = "0.1.0.dev0"
 # public name -> module that defines it; imported on first attribute access
 _LAZY = {
     "VQVAE2Estimator": "oasisgen.estimators",
+    "PixelCNNPrior": "oasisgen.estimators",
+    "HierarchicalGenerator": "oasisgen.estimators",
     "load": "oasisgen.estimators",
     "datasets": "oasisgen.datasets",
     "metrics": "oasisgen.metrics",

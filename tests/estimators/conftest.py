@@ -30,3 +30,18 @@ def make_slices(n=12, size=16, seed=0):
 @pytest.fixture
 def slices():
     return make_slices()
+
+
+TINY_PRIOR = dict(
+    n_layers=2, channels=16, kernel_size=3, batch_size=16, epochs=1, random_state=0
+)
+
+
+def make_row_codes(n=48, size=6, n_codes=4, seed=0):
+    """Code maps whose rows are constant: easy structure for a prior to learn."""
+    rng = np.random.default_rng(seed)
+    return np.repeat(rng.integers(0, n_codes, size=(n, size, 1)), size, axis=2)
+
+
+def upsample_codes(codes, factor=2):
+    return np.repeat(np.repeat(codes, factor, axis=1), factor, axis=2)

@@ -9,11 +9,12 @@ checks that feed (n_samples, n_features) tables fail by design, with our ValueEr
 naming the expected image shape, and are listed below with that reason.
 """
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from oasisgen import VQVAE2Estimator
+from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
 
-from .conftest import TINY_VQVAE
+from .conftest import TINY_PRIOR, TINY_VQVAE
 
 TABULAR = (
     "feeds 2D (n_samples, n_features) tables; the estimator takes images "
@@ -60,27 +61,92 @@ EXPECTED_FAILURES = {
 }
 
 
+CODE_MAPS = (
+    "fits (n_samples, n_features) tables; the prior takes integer code maps "
+    "(n, height, width), and the ValueError says so"
+)
+PRIOR_EXPECTED_FAILURES = {
+    name: CODE_MAPS
+    for name in [
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_estimators_dtypes",
+        "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf",
+        "check_estimators_overwrite_params",
+        "check_estimators_pickle",
+        "check_estimators_pickle(readonly_memmap=True)",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_1sample",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+        "check_complex_data",
+        "check_dtype_object",
+        "check_estimators_empty_data_messages",
+    ]
+} | {
+    "check_n_features_in": NO_FEATURES.replace("image_shape_", "grid_shape_"),
+    "check_n_features_in_after_fitting": NO_FEATURES.replace(
+        "image_shape_", "grid_shape_"
+    ),
+}
+GENERATOR_EXPECTED_FAILURES = {
+    name: reason
+    for name, reason in EXPECTED_FAILURES.items()
+    if not name.startswith("check_transformer")
+}
+
+
 def expected_failed_checks(estimator):
+    if isinstance(estimator, PixelCNNPrior):
+        return PRIOR_EXPECTED_FAILURES
+    if isinstance(estimator, HierarchicalGenerator):
+        return GENERATOR_EXPECTED_FAILURES
     return EXPECTED_FAILURES
 
 
-class TabularTaggedVQVAE2Estimator(VQVAE2Estimator):
-    """VQVAE2Estimator whose tags claim 2D input, so scikit-learn runs its checks."""
+def _claim_tables(cls):
+    """Return a subclass of ``cls`` whose tags claim 2D input."""
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+    def __sklearn_tags__(self):  # noqa: N807
+        tags = cls.__sklearn_tags__(self)
         tags.input_tags.two_d_array = True
         return tags
 
+    return type(
+        f"TabularTagged{cls.__name__}", (cls,), {"__sklearn_tags__": __sklearn_tags__}
+    )
 
-def test_the_real_tags_declare_image_input():
-    tags = VQVAE2Estimator().__sklearn_tags__()
+
+@pytest.mark.parametrize(
+    "estimator",
+    [VQVAE2Estimator(), PixelCNNPrior(), HierarchicalGenerator()],
+    ids=lambda e: type(e).__name__,
+)
+def test_the_real_tags_declare_image_input(estimator):
+    tags = estimator.__sklearn_tags__()
     assert not tags.input_tags.two_d_array and tags.input_tags.three_d_array
     assert not tags.target_tags.required
 
 
 @parametrize_with_checks(
-    [TabularTaggedVQVAE2Estimator(**TINY_VQVAE)],
+    [
+        _claim_tables(VQVAE2Estimator)(**TINY_VQVAE),
+        _claim_tables(PixelCNNPrior)(**TINY_PRIOR),
+        _claim_tables(HierarchicalGenerator)(
+            vqvae=VQVAE2Estimator(**TINY_VQVAE),
+            top_prior=PixelCNNPrior(**TINY_PRIOR),
+            bottom_prior=PixelCNNPrior(**TINY_PRIOR),
+        ),
+    ],
     expected_failed_checks=expected_failed_checks,
     xfail_strict=True,
 )

@@ -1,0 +1,518 @@
+"""``PixelCNNPrior``: a gated PixelCNN over code maps as a scikit-learn density."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from oasisgen.estimators._base import (
+    TRAINING_CONSTRAINTS,
+    KerasEstimatorMixin,
+    make_strategy,
+    seed_from,
+)
+from oasisgen.estimators._persistence import register_estimator
+from oasisgen.nn import GatedPixelCNN, Sampler
+
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+
+def check_codes(
+    codes: Any,
+    *,
+    caller: str,
+    name: str = "codes",
+    num_embeddings: int | None = None,
+) -> np.ndarray:
+    """Validate a batch of integer code maps and return it as int32.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, height, width)
+        Integer codes (floats holding whole numbers are accepted).
+    caller : str
+        Name for error messages.
+    name : str, default="codes"
+        What the array is, for error messages (``"condition"``).
+    num_embeddings : int, optional
+        Codes must lie in ``[0, num_embeddings)``; without it, only >= 0.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, height, width), dtype int32
+
+    Raises
+    ------
+    TypeError
+        If the values are not whole numbers.
+    ValueError
+        If the shape or the range is wrong.
+
+    Examples
+    --------
+    >>> check_codes([[[0, 1], [2, 3]]], caller="demo", num_embeddings=4).shape
+    (1, 2, 2)
+    """
+    if hasattr(codes, "toarray") and hasattr(codes, "nnz"):
+        raise TypeError(
+            f"{caller} does not support sparse input; expected dense integer {name} "
+            "of shape (n_samples, height, width)."
+        )
+    array = np.asarray(codes)
+    if array.ndim != 3 or 0 in array.shape:
+        raise ValueError(
+            f"{caller} expected {name} as integer maps of shape (n_samples, height, "
+            f"width); got an array of shape {array.shape}. Make them with "
+            "VQVAE2Estimator.encode."
+        )
+    if array.dtype.kind not in "iu" and not (
+        array.dtype.kind == "f" and np.all(np.isfinite(array) & (np.mod(array, 1) == 0))
+    ):
+        raise TypeError(
+            f"{caller} expected integer {name}; got dtype {array.dtype} with values "
+            "that are not whole numbers."
+        )
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or (num_embeddings is not None and high >= num_embeddings):
+        allowed = "[0, inf)" if num_embeddings is None else f"[0, {num_embeddings})"
+        raise ValueError(
+            f"{caller} expected {name} in {allowed}; got values from {low} to {high}."
+        )
+    return array.astype(np.int32)
+
+
+@register_estimator
+class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
+    """Autoregressive prior over maps of discrete codes (gated PixelCNN).
+
+    Learns ``p(codes)``, or ``p(codes | condition)`` when fitted with a condition
+    map, such as the bottom codes of a VQ-VAE-2 given its top codes (van den Oord et
+    al. 2016; Razavi et al. 2019). ``score`` is the mean log-likelihood per code
+    (higher is better), so ``GridSearchCV`` needs no scorer; ``sample`` draws new
+    maps exactly, position by position, with a cached fast sampler.
+
+    Parameters
+    ----------
+    num_embeddings : int, optional
+        Size of the codebook. ``None`` takes ``codes.max() + 1`` at ``fit``; set it
+        when some codes may be missing from the training maps.
+    n_layers : int, default=12
+        Gated residual layers.
+    channels : int, default=128
+        Hidden channels.
+    kernel_size : int, default=5
+        Odd width of the causal convolutions, at least 3.
+    dropout : float, default=0.0
+        Dropout inside the gated layers, in training.
+    condition_num_embeddings : int, optional
+        Size of the codebook of the condition. ``None`` takes ``condition.max() +
+        1`` when ``fit`` gets a condition.
+    condition_upsample : int, default=2
+        Ratio of the code grid to the condition grid (2 for VQ-VAE-2 bottom/top).
+    condition_channels : int, default=64
+        Channels of the conditioning network.
+    learning_rate : float, default=3e-4
+        Adam learning rate.
+    batch_size : int, default=32
+        Maps per training step (the global batch under ``distribute``).
+    epochs : int, default=10
+        Passes over the training maps per call to ``fit``.
+    validation_fraction : float, default=0.0
+        Share of the maps held out to compute ``val_loss``.
+    early_stopping : bool, default=False
+        Stop when the validation loss (the training loss without validation data)
+        has not improved for ``n_iter_no_change`` epochs; keep the best weights.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights and shuffling.
+    verbose : int, default=0
+        0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    warm_start : bool, default=False
+        Continue training the fitted model on the next ``fit``.
+    jit_compile : bool, default=False
+        Compile the training step with XLA.
+    distribute : {None, "mirrored", "multi_worker"}, default=None
+        ``tf.distribute`` strategy to build and train the model in.
+
+    Attributes
+    ----------
+    model_ : oasisgen.nn.GatedPixelCNN
+        The fitted Keras model.
+    history_ : dict of str to list of float
+        Per-epoch ``loss`` (mean negative log-likelihood per code, in nats) and
+        ``val_loss`` with validation data.
+    grid_shape_ : tuple of (int, int)
+        Height and width of the code maps.
+    num_embeddings_ : int
+        Size of the codebook.
+    condition_num_embeddings_ : int or None
+        Size of the condition's codebook; None for an unconditional prior.
+
+    See Also
+    --------
+    oasisgen.HierarchicalGenerator : VQ-VAE-2 plus a top and a bottom prior.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen import PixelCNNPrior
+    >>> rng = np.random.default_rng(0)
+    >>> codes = np.repeat(rng.integers(0, 4, size=(32, 6, 1)), 6, axis=2)  # rows
+    >>> prior = PixelCNNPrior(n_layers=2, channels=16, epochs=3, random_state=0)
+    >>> prior = prior.fit(codes)
+    >>> prior.sample(2, random_state=0).shape
+    (2, 6, 6)
+    >>> bool(prior.score(codes) < 0)  # mean log-likelihood per code
+    True
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "num_embeddings": [None, Interval(Integral, 2, None, closed="left")],
+        "n_layers": [Interval(Integral, 0, None, closed="left")],
+        "channels": [_POSITIVE_INT],
+        "kernel_size": [Interval(Integral, 3, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "condition_num_embeddings": [None, Interval(Integral, 1, None, closed="left")],
+        "condition_upsample": [_POSITIVE_INT],
+        "condition_channels": [_POSITIVE_INT],
+        **TRAINING_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        num_embeddings: int | None = None,
+        n_layers: int = 12,
+        channels: int = 128,
+        kernel_size: int = 5,
+        dropout: float = 0.0,
+        condition_num_embeddings: int | None = None,
+        condition_upsample: int = 2,
+        condition_channels: int = 64,
+        learning_rate: float = 3e-4,
+        batch_size: int = 32,
+        epochs: int = 10,
+        validation_fraction: float = 0.0,
+        early_stopping: bool = False,
+        n_iter_no_change: int = 5,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        warm_start: bool = False,
+        jit_compile: bool = False,
+        distribute: str | None = None,
+    ) -> None:
+        self.num_embeddings = num_embeddings
+        self.n_layers = n_layers
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.dropout = dropout
+        self.condition_num_embeddings = condition_num_embeddings
+        self.condition_upsample = condition_upsample
+        self.condition_channels = condition_channels
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.jit_compile = jit_compile
+        self.distribute = distribute
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = False
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, condition: Any = None) -> PixelCNNPrior:
+        """Fit the prior to code maps, optionally given a condition map each.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width)
+            Integer code maps.
+        condition : array-like of shape (n_samples, height / condition_upsample, \
+width / condition_upsample), optional
+            Integer condition maps (the top codes, for a bottom prior). It takes
+            the place of ``y``, so cross-validation splits it with ``X``.
+
+        Returns
+        -------
+        self : PixelCNNPrior
+            The fitted prior.
+        """
+        self._validate_params()
+        name = f"{type(self).__name__}.fit"
+        codes = check_codes(X, caller=name, num_embeddings=self.num_embeddings)
+        if condition is not None:
+            condition = check_codes(
+                condition,
+                caller=name,
+                name="condition",
+                num_embeddings=self.condition_num_embeddings,
+            )
+            self._check_condition_shape(codes, condition, name)
+        seed = seed_from(self.random_state)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        if not (self.warm_start and self._fits(codes, condition)):
+            self._initialise(codes, condition)
+        else:  # a warm start must stay within the fitted codebooks
+            check_codes(codes, caller=name, num_embeddings=self.num_embeddings_)
+        train, validation = self._split(codes, condition, seed)
+        self._run_epochs(
+            self._dataset(*train, shuffle_seed=self._shuffle_seed(seed), shuffle=True),
+            None if validation is None else self._dataset(*validation, shuffle=False),
+            epochs=self.epochs,
+        )
+        return self
+
+    def _check_condition_shape(
+        self, codes: np.ndarray, condition: np.ndarray, caller: str
+    ) -> None:
+        factor = self.condition_upsample
+        expected = (len(codes), codes.shape[1] // factor, codes.shape[2] // factor)
+        if (
+            condition.shape != expected
+            or codes.shape[1] % factor
+            or codes.shape[2] % factor
+        ):
+            raise ValueError(
+                f"{caller} expected a condition of shape {expected} (one map per "
+                f"code map, {factor} times smaller: condition_upsample={factor}) for "
+                f"codes of shape {codes.shape}; got {condition.shape}."
+            )
+
+    def _fits(self, codes: np.ndarray, condition: np.ndarray | None) -> bool:
+        return (
+            hasattr(self, "model_")
+            and tuple(self.grid_shape_) == codes.shape[1:]
+            and (condition is None) == (self.condition_num_embeddings_ is None)
+        )
+
+    def _initialise(self, codes: np.ndarray, condition: np.ndarray | None) -> None:
+        self.num_embeddings_ = int(self.num_embeddings or max(codes.max() + 1, 2))
+        self.condition_num_embeddings_ = (
+            None
+            if condition is None
+            else int(self.condition_num_embeddings or condition.max() + 1)
+        )
+        self.grid_shape_ = (int(codes.shape[1]), int(codes.shape[2]))
+        with make_strategy(self.distribute).scope():
+            model = GatedPixelCNN(
+                num_embeddings=self.num_embeddings_,
+                n_layers=self.n_layers,
+                channels=self.channels,
+                kernel_size=self.kernel_size,
+                dropout=self.dropout,
+                condition_num_embeddings=self.condition_num_embeddings_,
+                condition_upsample=self.condition_upsample,
+                condition_channels=self.condition_channels,
+            )
+            model.build(None)
+            model.compile(
+                optimizer=keras.optimizers.Adam(self.learning_rate),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                jit_compile=self.jit_compile,
+            )
+        self.model_ = model
+        self.history_: dict[str, list[float]] = {}
+        self._compiled = {}
+
+    def _split(
+        self, codes: np.ndarray, condition: np.ndarray | None, seed: int | None
+    ) -> tuple[tuple, tuple | None]:
+        if self.validation_fraction == 0:
+            return (codes, condition), None
+        n_held_out = int(round(self.validation_fraction * len(codes)))
+        if not 1 <= n_held_out < len(codes):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of {len(codes)} "
+                f"maps leaves {n_held_out} for validation; expected at least one map "
+                "on each side. Use more maps or change validation_fraction."
+            )
+        order = np.random.RandomState(seed).permutation(len(codes))
+        parts = [order[n_held_out:], order[:n_held_out]]
+        return tuple(
+            (codes[part], None if condition is None else condition[part])
+            for part in parts
+        )
+
+    def _dataset(
+        self,
+        codes: np.ndarray,
+        condition: np.ndarray | None,
+        *,
+        shuffle: bool,
+        shuffle_seed: int | None = None,
+    ) -> tf.data.Dataset:
+        inputs = codes if condition is None else (codes, condition)
+        data = tf.data.Dataset.from_tensor_slices((inputs, codes))
+        if shuffle:
+            data = data.shuffle(len(codes), seed=shuffle_seed)
+        return data.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------------ scoring
+    def score_samples(self, X: Any, condition: Any = None) -> np.ndarray:
+        """Return the log-likelihood of each code map.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width)
+            Integer code maps of the fitted grid.
+        condition : array-like, optional
+            Condition maps; required by a prior fitted with a condition.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+            Natural-log likelihood of each whole map.
+        """
+        codes, condition = self._check_fitted_input(X, condition, "score_samples")
+        if condition is None:
+            signature = [self._spec(self.grid_shape_)]
+            function = self._graph("ll", self.model_.log_likelihood, signature)
+            batches = [(codes[i : i + self.batch_size],) for i in self._starts(codes)]
+        else:
+            condition_grid = [s // self.condition_upsample for s in self.grid_shape_]
+            signature = [self._spec(self.grid_shape_), self._spec(condition_grid)]
+            function = self._graph("ll_given", self.model_.log_likelihood, signature)
+            batches = [
+                (codes[i : i + self.batch_size], condition[i : i + self.batch_size])
+                for i in self._starts(codes)
+            ]
+        return np.concatenate([function(*batch).numpy() for batch in batches])
+
+    def score(self, X: Any, condition: Any = None) -> float:
+        """Return the mean log-likelihood per code (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width)
+            Integer code maps of the fitted grid.
+        condition : array-like, optional
+            Condition maps; required by a prior fitted with a condition.
+
+        Returns
+        -------
+        score : float
+            Mean over maps of the log-likelihood divided by the codes per map, in
+            nats. ``-score / log(2)`` is the bits per code.
+        """
+        log_likelihood = self.score_samples(X, condition)
+        return float(np.mean(log_likelihood) / np.prod(self.grid_shape_))
+
+    def _starts(self, codes: np.ndarray) -> range:
+        return range(0, len(codes), self.batch_size)
+
+    @staticmethod
+    def _spec(grid: Any) -> tf.TensorSpec:
+        return tf.TensorSpec((None, *grid), tf.int32)
+
+    # ----------------------------------------------------------------- sampling
+    def sample(
+        self,
+        n_samples: int = 1,
+        condition: Any = None,
+        *,
+        random_state: int | np.random.RandomState | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        method: str = "fast",
+        progress: bool = False,
+    ) -> np.ndarray:
+        """Draw new code maps from the prior.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of maps, at least 1.
+        condition : array-like of shape (n_samples, height / condition_upsample, \
+width / condition_upsample), optional
+            One condition map per sample; required by a conditional prior.
+        random_state : int, RandomState instance or None, default=None
+            The same seed gives the same maps.
+        temperature : float, default=1.0
+            Divides the logits: below 1 is more conservative. Must be > 0.
+        top_k : int, optional
+            Draw each code among the ``top_k`` most likely ones only.
+        method : {"fast", "naive"}, default="fast"
+            ``"fast"`` caches activations; ``"naive"`` reruns the whole network for
+            every position (the slow reference; same samples).
+        progress : bool, default=False
+            Show a progress bar over rows.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, height, width), dtype int32
+            The sampled maps.
+        """
+        check_is_fitted(self)
+        if condition is not None:
+            condition = check_codes(
+                condition,
+                caller=f"{type(self).__name__}.sample",
+                name="condition",
+                num_embeddings=self.condition_num_embeddings_,
+            )
+        return Sampler.of(self.model_).sample(
+            n_samples,
+            self.grid_shape_,
+            condition,
+            temperature=temperature,
+            top_k=top_k,
+            seed=seed_from(random_state),
+            method=method,
+            progress=progress,
+        )
+
+    def _check_fitted_input(
+        self, X: Any, condition: Any, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        check_is_fitted(self)
+        name = f"{type(self).__name__}.{method}"
+        codes = check_codes(X, caller=name, num_embeddings=self.num_embeddings_)
+        if codes.shape[1:] != tuple(self.grid_shape_):
+            raise ValueError(
+                f"{name} expected code maps of {self.grid_shape_[0]}x"
+                f"{self.grid_shape_[1]}, the grid the prior was fitted on; got "
+                f"{codes.shape[1]}x{codes.shape[2]}."
+            )
+        conditional = self.condition_num_embeddings_ is not None
+        if conditional != (condition is not None):
+            raise ValueError(
+                f"{name}: this prior was fitted "
+                + ("with a condition; pass condition=..." if conditional else "")
+                + ("without a condition; do not pass one" if not conditional else "")
+                + "."
+            )
+        if condition is not None:
+            condition = check_codes(
+                condition,
+                caller=name,
+                name="condition",
+                num_embeddings=self.condition_num_embeddings_,
+            )
+            self._check_condition_shape(codes, condition, name)
+        return codes, condition
+
+    # -------------------------------------------------------------- persistence
+    def _fitted_state(self) -> dict[str, Any]:
+        return {"grid_shape_": list(self.grid_shape_)}
+
+    def _restore_fitted(self, state: dict[str, Any]) -> None:
+        self.grid_shape_ = tuple(state["grid_shape_"])
+        self.num_embeddings_ = self.model_.num_embeddings
+        self.condition_num_embeddings_ = self.model_.condition_num_embeddings

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+
+import oasisgen
+from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
+from oasisgen.datasets import load_sample
+
+from .conftest import TINY_PRIOR, TINY_VQVAE
+
+
+def make_generator(**vqvae_params):
+    return HierarchicalGenerator(
+        vqvae=VQVAE2Estimator(**{**TINY_VQVAE, **vqvae_params}),
+        top_prior=PixelCNNPrior(**TINY_PRIOR),
+        bottom_prior=PixelCNNPrior(**TINY_PRIOR),
+    )
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_sample("train", image_size=32)[::2]
+
+
+@pytest.fixture(scope="module")
+def fitted(images):
+    return make_generator().fit(images)
+
+
+def test_samples_are_images_of_the_training_size(fitted):
+    samples = fitted.sample(4, random_state=0)
+    assert samples.shape == (4, 32, 32, 1) and samples.dtype == np.float32
+    assert samples.min() >= 0 and samples.max() <= 1
+
+
+def test_the_parts_are_fitted_and_wired_together(fitted):
+    vqvae, top, bottom = fitted.vqvae_, fitted.top_prior_, fitted.bottom_prior_
+    assert top.grid_shape_ == vqvae.top_shape_ == (4, 4)
+    assert bottom.grid_shape_ == vqvae.bottom_shape_ == (8, 8)
+    assert top.num_embeddings_ == vqvae.n_top_codes_
+    assert bottom.num_embeddings_ == vqvae.n_bottom_codes_
+    assert bottom.condition_num_embeddings_ == vqvae.n_top_codes_
+    assert top.condition_num_embeddings_ is None
+
+
+def test_sampling_is_repeatable_by_seed(fitted):
+    first = fitted.sample(3, random_state=5)
+    np.testing.assert_array_equal(first, fitted.sample(3, random_state=5))
+    assert not np.array_equal(first, fitted.sample(3, random_state=6))
+
+
+def test_score_is_the_log_likelihood_per_code_of_both_levels(fitted, images):
+    per_image = fitted.score_samples(images[:4])
+    top, bottom = fitted.vqvae_.encode(images[:4])
+    expected = fitted.top_prior_.score_samples(
+        top
+    ) + fitted.bottom_prior_.score_samples(bottom, top)
+    np.testing.assert_allclose(per_image, expected, rtol=1e-6)
+    assert fitted.score(images[:4]) == pytest.approx(per_image.mean() / (16 + 64))
+
+
+def test_an_already_fitted_vqvae_is_used_without_refitting(images):
+    vqvae = VQVAE2Estimator(**TINY_VQVAE).fit(images)
+    weights = [w.numpy().copy() for w in vqvae.model_.weights]
+    generator = HierarchicalGenerator(
+        vqvae=vqvae,
+        top_prior=PixelCNNPrior(**TINY_PRIOR),
+        bottom_prior=PixelCNNPrior(**TINY_PRIOR),
+    ).fit(images)
+    assert generator.vqvae_ is vqvae
+    for before, after in zip(weights, vqvae.model_.weights, strict=True):
+        np.testing.assert_array_equal(before, after.numpy())
+    refitted = clone(generator).set_params(refit_vqvae=True)
+    refitted.set_params(vqvae=vqvae).fit(images)
+    assert refitted.vqvae_ is not vqvae
+
+
+def test_refit_false_needs_a_fitted_vqvae(images):
+    generator = make_generator().set_params(refit_vqvae=False)
+    with pytest.raises(ValueError, match="refit_vqvae=False but an unfitted vqvae"):
+        generator.fit(images)
+
+
+def test_save_and_load_give_the_same_samples(fitted, tmp_path):
+    path = fitted.save(tmp_path / "generator")
+    assert sorted(p.name for p in path.iterdir()) == [
+        "bottom_prior",
+        "estimator.json",
+        "top_prior",
+        "vqvae",
+    ]
+    loaded = oasisgen.load(path)
+    np.testing.assert_array_equal(
+        loaded.sample(2, random_state=3), fitted.sample(2, random_state=3)
+    )
+    assert loaded.get_params()["top_prior"].get_params() == (
+        fitted.top_prior.get_params() | {"num_embeddings": 16}
+    )
+
+
+def test_grid_search_over_nested_parameters(images):
+    search = GridSearchCV(make_generator(), {"top_prior__n_layers": [1, 2]}, cv=2)
+    search.fit(images)
+    assert search.best_params_["top_prior__n_layers"] in (1, 2)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_estimator_.sample(1, random_state=0).shape == (1, 32, 32, 1)
+
+
+def test_sampling_before_fit_raises_not_fitted():
+    with pytest.raises(NotFittedError):
+        HierarchicalGenerator().sample(1)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [({"n_samples": 0}, "n_samples"), ({"temperature": 0.0}, "temperature")],
+    ids=["no-samples", "zero-temperature"],
+)
+def test_bad_sampling_options_are_rejected(fitted, options, match):
+    with pytest.raises(ValueError, match=match):
+        fitted.sample(**{"n_samples": 2, **options})
+
+
+def test_a_part_of_the_wrong_kind_is_rejected(images):
+    with pytest.raises(ValueError, match="'top_prior' parameter"):
+        HierarchicalGenerator(top_prior=VQVAE2Estimator()).fit(images)
