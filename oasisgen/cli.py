@@ -1,4 +1,4 @@
-"""The ``oasisgen`` command: train, evaluate, report and demo.
+"""The ``oasisgen`` command: train, train-prior, sample, evaluate, report and demo.
 
 A thin layer: it parses arguments, calls the public API and writes files. Run
 ``oasisgen COMMAND --help`` for the options of each command.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ import numpy as np
 import oasisgen
 
 MODEL_DIR = "model"
+GENERATOR_DIR = "generator"
 
 # The demo: small enough to train in about five minutes on 2 CPU cores.
 DEMO = {
@@ -31,6 +33,11 @@ DEMO = {
     "n_res_channels": 32,
     "batch_size": 16,
     "learning_rate": 1e-3,
+    "prior_epochs": 30,
+    "prior_layers": 8,
+    "prior_channels": 64,
+    "prior_learning_rate": 1e-3,
+    "prior_batch_size": 16,
 }
 
 
@@ -63,6 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--overwrite", action="store_true", help="replace an existing run directory"
     )
+    train.add_argument(
+        "--priors",
+        action="store_true",
+        help="also train the two PixelCNN priors (as train-prior does)",
+    )
+    _add_prior_arguments(train)
+
+    train_prior = commands.add_parser(
+        "train-prior",
+        help="train the top and bottom PixelCNN priors of a trained run",
+    )
+    train_prior.add_argument("run_dir", type=Path, help="a directory written by train")
+    _add_data_arguments(train_prior, image_size_default=None)
+    train_prior.set_defaults(data=None)  # the data the run was trained on
+    _add_prior_arguments(train_prior)
+    train_prior.add_argument("--seed", type=int, default=0)
+    train_prior.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sample = commands.add_parser(
+        "sample", help="generate new slices with a run's priors"
+    )
+    sample.add_argument("run_dir", type=Path, help="a run with trained priors")
+    sample.add_argument("-n", "--n-samples", type=int, default=8)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--top-k", type=int, default=None)
+    sample.add_argument(
+        "--out", type=Path, default=None, help="PNG grid (default RUN_DIR/samples.png)"
+    )
+    sample.add_argument("--npy", type=Path, default=None, help="also save the array")
 
     evaluate = commands.add_parser("evaluate", help="SSIM and PSNR on the test split")
     evaluate.add_argument("run_dir", type=Path, help="a directory written by train")
@@ -81,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
+    demo.add_argument("--prior-epochs", type=int, default=DEMO["prior_epochs"])
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -100,6 +138,17 @@ def _add_data_arguments(
         default=image_size_default,
         help="resize slices to this many pixels a side (a multiple of 8)",
     )
+
+
+def _add_prior_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("priors")
+    group.add_argument("--prior-epochs", type=int, default=20)
+    group.add_argument("--prior-layers", type=int, default=12)
+    group.add_argument("--prior-channels", type=int, default=128)
+    group.add_argument("--prior-kernel-size", type=int, default=5)
+    group.add_argument("--prior-dropout", type=float, default=0.0)
+    group.add_argument("--prior-learning-rate", type=float, default=3e-4)
+    group.add_argument("--prior-batch-size", type=int, default=32)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -200,7 +249,127 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         f"{metrics['test_psnr']:.2f} dB after {metrics['epochs']} epochs "
         f"({seconds:.0f} s); results in {out}"
     )
+    if args.priors:
+        metrics.update(_train_priors(out, estimator, splits, args))
     return metrics
+
+
+def train_prior(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the PixelCNN priors of a trained run and save the generator.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``oasisgen train-prior`` arguments.
+
+    Returns
+    -------
+    figures : dict
+        Held-out bits per code of both priors and the training time, also merged
+        into ``metrics.json``.
+    """
+    from oasisgen.datasets import load_splits
+
+    vqvae = oasisgen.load(args.run_dir / MODEL_DIR)
+    metrics_path = args.run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    data = args.data or metrics.get("data", "sample")
+    splits = load_splits(data, image_size=args.image_size or vqvae.image_shape_)
+    figures = _train_priors(args.run_dir, vqvae, splits, args)
+    return figures
+
+
+def _train_priors(
+    run_dir: Path, vqvae: Any, splits: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    from oasisgen.estimators import HierarchicalGenerator, PixelCNNPrior
+
+    prior = PixelCNNPrior(
+        n_layers=args.prior_layers,
+        channels=args.prior_channels,
+        kernel_size=args.prior_kernel_size,
+        dropout=args.prior_dropout,
+        learning_rate=args.prior_learning_rate,
+        batch_size=args.prior_batch_size,
+        epochs=args.prior_epochs,
+        random_state=args.seed,
+        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+    )
+    generator = HierarchicalGenerator(
+        vqvae=vqvae, top_prior=prior, bottom_prior=prior, refit_vqvae=False
+    )
+    print(f"oasisgen: training the priors on {_describe(splits['train'])}")
+    started = time.perf_counter()
+    generator.fit(splits["train"])
+    seconds = time.perf_counter() - started
+    test_top, test_bottom = vqvae.encode(splits["test"])
+    ln2 = float(np.log(2))
+    figures = {
+        "prior_train_seconds": round(seconds, 2),
+        "top_prior_test_bits_per_code": -generator.top_prior_.score(test_top) / ln2,
+        "bottom_prior_test_bits_per_code": -generator.bottom_prior_.score(
+            test_bottom, test_top
+        )
+        / ln2,
+    }
+    generator.save(run_dir / GENERATOR_DIR, overwrite=True)
+    _merge_metrics(run_dir, figures)
+    print(
+        f"oasisgen: priors trained in {seconds:.0f} s; held-out bits per code: top "
+        f"{figures['top_prior_test_bits_per_code']:.3f}, bottom "
+        f"{figures['bottom_prior_test_bits_per_code']:.3f}"
+    )
+    return figures
+
+
+def sample(args: argparse.Namespace) -> np.ndarray:
+    """Generate slices with a run's generator; write a PNG grid (and a .npy).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``oasisgen sample`` arguments.
+
+    Returns
+    -------
+    images : ndarray of shape (n_samples, height, width, 1)
+        The generated slices.
+    """
+    from oasisgen.plotting import plot_image_grid
+
+    folder = args.run_dir / GENERATOR_DIR
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"{str(args.run_dir)!r} has no trained priors ({GENERATOR_DIR}/); run "
+            f"oasisgen train-prior {args.run_dir} first."
+        )
+    generator = oasisgen.load(folder)
+    started = time.perf_counter()
+    images = generator.sample(
+        args.n_samples,
+        random_state=args.seed,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        progress=sys.stdout.isatty(),
+    )
+    seconds = time.perf_counter() - started
+    out = args.out or args.run_dir / "samples.png"
+    plot_image_grid(
+        images,
+        n_cols=min(4, len(images)),
+        title=f"{len(images)} samples, seed {args.seed}",
+        path=out,
+    )
+    if args.npy is not None:
+        np.save(args.npy, images)
+    print(f"oasisgen: sampled {len(images)} slices in {seconds:.1f} s; wrote {out}")
+    return images
+
+
+def _merge_metrics(run_dir: Path, figures: dict[str, Any]) -> None:
+    path = run_dir / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**metrics, **figures}, indent=2))
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, float]:
@@ -262,14 +431,15 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
     metrics : dict
         What was written to ``metrics.json``.
     """
-    settings = {**DEMO, "epochs": args.epochs}
+    settings = {**DEMO, "epochs": args.epochs, "prior_epochs": args.prior_epochs}
     argv = ["train", "--data", "sample", "--out", str(args.out), "--overwrite"]
     for name, value in settings.items():
         values = value if isinstance(value, list) else [value]
         argv += [f"--{name.replace('_', '-')}", *map(str, values)]
-    if args.quiet:
-        argv.append("--quiet")
-    return train(build_parser().parse_args(argv))
+    argv += ["--priors"] + (["--quiet"] if args.quiet else [])
+    metrics = train(build_parser().parse_args(argv))
+    sample(build_parser().parse_args(["sample", str(args.out), "-n", "8"]))
+    return metrics
 
 
 def _test_figures(estimator: Any, test: Any, path: Path | None) -> dict[str, float]:
@@ -279,8 +449,11 @@ def _test_figures(estimator: Any, test: Any, path: Path | None) -> dict[str, flo
     images = test if isinstance(test, np.ndarray) else test.to_numpy()
     reconstructions = estimator.reconstruct(images)
     scores = ssim(images, reconstructions, reduction="none")
-    if path is not None:
-        plot_reconstructions(images, reconstructions, scores=scores, path=path)
+    if path is not None:  # eight slices spread from the lowest to the highest
+        shown = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
+        plot_reconstructions(
+            images[shown], reconstructions[shown], scores=scores[shown], path=path
+        )
     return {
         "test_ssim": float(np.mean(scores)),
         "test_psnr": float(psnr(images, reconstructions)),
@@ -297,8 +470,9 @@ def _prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
     if overwrite and (out / MODEL_DIR).exists():
         # est.save replaces the model atomically; only stale extras are removed
         stale = ("history.json", "metrics.json", "reconstructions.png", "report.html")
-        for name in stale:
+        for name in (*stale, "samples.png"):
             (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / GENERATOR_DIR, ignore_errors=True)
     return out
 
 
@@ -325,7 +499,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 on success.
     """
     args = build_parser().parse_args(argv)
-    commands = {"train": train, "evaluate": evaluate, "report": report, "demo": demo}
+    commands = {
+        "train": train,
+        "train-prior": train_prior,
+        "sample": sample,
+        "evaluate": evaluate,
+        "report": report,
+        "demo": demo,
+    }
     try:
         commands[args.command](args)
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as error:

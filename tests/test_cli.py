@@ -74,11 +74,43 @@ def test_an_invalid_parameter_is_reported(tmp_path, capsys):
     assert "'learning_rate' parameter" in capsys.readouterr().err
 
 
-def test_demo_trains_on_the_bundled_sample(tmp_path):
+PRIORS = [
+    "--prior-epochs", "1", "--prior-layers", "1", "--prior-channels", "8",
+    "--prior-kernel-size", "3", "--prior-batch-size", "32",
+]  # fmt: skip
+
+
+def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
+    assert main(["sample", str(run_dir)]) == 2
+    assert "oasisgen train-prior" in capsys.readouterr().err
+
+
+def test_train_prior_then_sample(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), *TINY]) == 0
+    assert main(["train-prior", str(out), *PRIORS, "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["top_prior_test_bits_per_code"] > 0
+    assert metrics["bottom_prior_test_bits_per_code"] > 0
+    assert "test_ssim" in metrics  # merged, not replaced
+    npy = tmp_path / "samples.npy"
+    png = tmp_path / "samples.png"
+    argv = ["sample", str(out), "-n", "3", "--seed", "1", "--out", str(png)]
+    assert main([*argv, "--npy", str(npy)]) == 0
+    images = np.load(npy)
+    assert images.shape == (3, 32, 32, 1) and png.stat().st_size > 1000
+    again = tmp_path / "again.npy"
+    assert main([*argv, "--npy", str(again)]) == 0
+    np.testing.assert_array_equal(np.load(again), images)
+
+
+def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--epochs", "1", "--quiet"]) == 0
+    argv = ["demo", "--out", str(out), "--epochs", "1", "--prior-epochs", "1"]
+    assert main([*argv, "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
+    assert {"model", "generator", "samples.png"} <= {p.name for p in out.iterdir()}
 
 
 def test_report_writes_an_html_page(run_dir):
