@@ -21,6 +21,10 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml setup.cfg
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
+$(VENV)/.installed-docs: $(BIN)/python pyproject.toml setup.cfg
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
 $(VENV)/.installed: $(BIN)/python pyproject.toml setup.cfg
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
@@ -36,6 +40,10 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The documentation, built offline with warnings as errors (runs the gallery).
+docs: $(VENV)/.installed-docs
+	MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 demo: $(VENV)/.installed
 	$(BIN)/oasisgen demo --out runs/demo
 
@@ -45,3 +53,4 @@ sample-data: $(BIN)/python
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf docs/_build docs/generated docs/auto_examples docs/gen_modules
