@@ -21,6 +21,8 @@ _LAZY = {
     "PixelCNNPrior": "oasisgen.estimators",
     "HierarchicalGenerator": "oasisgen.estimators",
     "load": "oasisgen.estimators",
+    "TrainingInterrupted": "oasisgen.estimators",
+    "CheckpointWarning": "oasisgen.estimators",
     "datasets": "oasisgen.datasets",
     "metrics": "oasisgen.metrics",
     "preprocessing": "oasisgen.preprocessing",

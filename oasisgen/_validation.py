@@ -79,6 +79,11 @@ def check_images(
             "cut 3D volumes into slices with oasisgen.datasets.load_nifti."
         )
     n_samples, height, width = array.shape[:3]
+    if height < 1 or width < 1:
+        raise ValueError(
+            f"{caller} expected images of at least 1x1 pixels; got an array of "
+            f"shape {np.shape(X)}, whose images are {height}x{width}."
+        )
     if n_samples < min_samples:
         raise ValueError(
             f"{caller} expected at least {min_samples} image(s); got {n_samples} "

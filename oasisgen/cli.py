@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,21 +22,25 @@ import oasisgen
 
 MODEL_DIR = "model"
 GENERATOR_DIR = "generator"
+CHECKPOINT_DIR = "checkpoints"
+ARGS_FILE = "args.json"
+INTERRUPTED = 130  # the exit status of a process stopped by SIGINT
 
 # The demo: small enough to train in about five minutes on 2 CPU cores.
 DEMO = {
     "image_size": 64,
-    "epochs": 40,
+    "epochs": 120,
     "num_embeddings": [128, 256],
     "embedding_dim": 32,
     "hidden_channels": 64,
     "n_res_blocks": 2,
     "n_res_channels": 32,
-    "batch_size": 16,
+    "batch_size": 8,
     "learning_rate": 1e-3,
-    "prior_epochs": 30,
+    "prior_epochs": 40,
     "prior_layers": 8,
     "prior_channels": 64,
+    "prior_dropout": 0.3,  # 116 training slices: the priors overfit without it
     "prior_learning_rate": 1e-3,
     "prior_batch_size": 16,
 }
@@ -62,13 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(
-        "train", help="train a VQ-VAE-2 and write a run directory"
+        "train",
+        help="train a VQ-VAE-2 and write a run directory",
+        description="Train a VQ-VAE-2 (and, with --priors, its PixelCNN priors) and "
+        "write a run directory. The training state is checkpointed to "
+        "RUN_DIR/checkpoints/ after every epoch; Ctrl-C (SIGINT) or SIGTERM stops "
+        "at the end of the current batch, and --resume RUN_DIR continues.",
     )
     _add_data_arguments(train)
     _add_model_arguments(train)
-    train.add_argument("--out", required=True, type=Path, help="run directory")
+    where = train.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="run directory")
+    where.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint, with the "
+        "options it was started with",
+    )
     train.add_argument(
         "--overwrite", action="store_true", help="replace an existing run directory"
+    )
+    train.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=3,
+        help="checkpoints kept per model (default: 3)",
     )
     train.add_argument(
         "--priors",
@@ -137,6 +161,13 @@ def _add_data_arguments(
         type=int,
         default=image_size_default,
         help="resize slices to this many pixels a side (a multiple of 8)",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="what to do with an unreadable image or volume: stop before training "
+        "and name it (default), or leave it out and list the files left out",
     )
 
 
@@ -207,6 +238,10 @@ def _estimator_params(args: argparse.Namespace) -> dict[str, Any]:
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train a VQ-VAE-2 and write model, history, metrics and a figure to ``--out``.
 
+    The arguments go to ``RUN_DIR/args.json`` first, and every epoch to a
+    checkpoint in ``RUN_DIR/checkpoints/``, so that ``--resume RUN_DIR`` can go on
+    after an interruption with the same arguments.
+
     Parameters
     ----------
     args : argparse.Namespace
@@ -217,16 +252,46 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     metrics : dict
         What was written to ``metrics.json``.
     """
-    from oasisgen.datasets import load_splits
+    if args.resume is not None:
+        return _resume(args)
+    out = _prepare_run_dir(args.out, overwrite=args.overwrite)
+    _write_args(out, args)
+    return _run(out, args)
+
+
+def _run(out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Train what the run still lacks: the VQ-VAE-2, then the priors if asked."""
+    splits = _load_splits(args.data, args.image_size, args.on_error)
+    if _finished(out, priors=False):
+        estimator = oasisgen.load(out / MODEL_DIR)
+        metrics = json.loads((out / "metrics.json").read_text())
+    else:
+        estimator, metrics = _train_vqvae(out, args, splits)
+    if args.priors:
+        metrics.update(
+            _train_priors(
+                out, estimator, splits, args, checkpoints=out / CHECKPOINT_DIR
+            )
+        )
+    return metrics
+
+
+def _train_vqvae(
+    out: Path, args: argparse.Namespace, splits: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
     from oasisgen.estimators import VQVAE2Estimator
 
-    out = _prepare_run_dir(args.out, overwrite=args.overwrite)
-    splits = load_splits(args.data, image_size=args.image_size)
-    estimator = VQVAE2Estimator(**_estimator_params(args))
+    estimator = VQVAE2Estimator(
+        **_estimator_params(args),
+        warm_start=True,  # resume from the checkpoints, if there are any
+        checkpoint_dir=out / CHECKPOINT_DIR / "vqvae",
+        keep_checkpoints=args.keep_checkpoints,
+    )
     print(f"oasisgen: training on {_describe(splits['train'])} from {args.data!r}")
     started = time.perf_counter()
     estimator.fit(splits["train"], validation_data=splits["validate"])
     seconds = time.perf_counter() - started
+    _without_checkpoints(estimator)
     n_train = len(splits["train"])
     metrics = {
         "data": str(args.data),
@@ -241,7 +306,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "params": _jsonable(estimator.get_params()),
         "oasisgen_version": oasisgen.__version__,
     }
-    estimator.save(out / MODEL_DIR, overwrite=args.overwrite)
+    estimator.save(out / MODEL_DIR, overwrite=True)
     (out / "history.json").write_text(json.dumps(estimator.history_, indent=2))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     print(
@@ -249,9 +314,109 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         f"{metrics['test_psnr']:.2f} dB after {metrics['epochs']} epochs "
         f"({seconds:.0f} s); results in {out}"
     )
-    if args.priors:
-        metrics.update(_train_priors(out, estimator, splits, args))
-    return metrics
+    return estimator, metrics
+
+
+def _resume(args: argparse.Namespace) -> dict[str, Any]:
+    """Continue the run in ``--resume RUN_DIR`` with the arguments it started with."""
+    run = args.resume
+    _check_resume_alone(args)
+    path = run / ARGS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{str(run)!r} is not a run directory that can be resumed: it has no "
+            f"{ARGS_FILE}. Start a run with oasisgen train --out {run}."
+        )
+    try:
+        saved = json.loads(path.read_text())
+        params = _saved_namespace(saved)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{str(path)!r} is not a valid record of a run's arguments ({error!r}); "
+            "was it truncated or edited by hand?"
+        ) from error
+    params.quiet = params.quiet or args.quiet
+    if _finished(run, priors=params.priors):
+        metrics = json.loads((run / "metrics.json").read_text())
+        print(
+            f"oasisgen: the run in {run} already finished ({metrics['epochs']} "
+            "epochs); nothing to resume."
+        )
+        return metrics
+    print(f"oasisgen: resuming the run in {run}")
+    return _run(run, params)
+
+
+def _check_resume_alone(args: argparse.Namespace) -> None:
+    defaults = build_parser().parse_args(["train", "--resume", str(args.resume)])
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name, value in vars(args).items()
+        if name != "quiet" and getattr(defaults, name) != value
+    ]
+    if given:
+        raise SystemExit(
+            "oasisgen: --resume continues a run with the options it was started "
+            f"with (in its {ARGS_FILE}); do not pass {', '.join(given)}."
+        )
+
+
+def _write_args(out: Path, args: argparse.Namespace) -> None:
+    saved = {
+        name: str(value) if isinstance(value, Path) else value
+        for name, value in vars(args).items()
+    }
+    if saved["data"] != "sample":  # the run may be resumed from another folder
+        saved["data"] = str(Path(saved["data"]).resolve())
+    (out / ARGS_FILE).write_text(json.dumps(saved, indent=2))
+
+
+def _saved_namespace(saved: dict[str, Any]) -> argparse.Namespace:
+    args = build_parser().parse_args(["train", "--out", str(saved["out"])])
+    for name, value in saved.items():
+        if not hasattr(args, name):
+            raise KeyError(f"unknown option {name!r}")
+        setattr(args, name, value)
+    args.out, args.resume = Path(saved["out"]), None
+    return args
+
+
+def _without_checkpoints(estimator: Any) -> None:
+    """Drop the checkpoint settings of a finished model before it is saved.
+
+    A later fit of the saved model then neither resumes nor writes into this run.
+    """
+    estimator.set_params(warm_start=False, checkpoint_dir=None, keep_checkpoints=3)
+
+
+def _finished(run: Path, *, priors: bool) -> bool:
+    done = (run / MODEL_DIR).is_dir() and (run / "metrics.json").is_file()
+    return done and (not priors or (run / GENERATOR_DIR).is_dir())
+
+
+def _load_splits(data: str, image_size: Any, on_error: str) -> dict[str, Any]:
+    """Load the splits, printing the files left out under ``--on-error skip``."""
+    from oasisgen.datasets import load_splits
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            splits = load_splits(data, image_size=image_size, on_error=on_error)
+        except ValueError as error:
+            if on_error != "raise" or "could not read" not in str(error).lower():
+                raise
+            raise ValueError(
+                f"{error} Pass --on-error skip to go on without the files that "
+                "cannot be read."
+            ) from error
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"oasisgen: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return splits
 
 
 def train_prior(args: argparse.Namespace) -> dict[str, Any]:
@@ -268,40 +433,56 @@ def train_prior(args: argparse.Namespace) -> dict[str, Any]:
         Held-out bits per code of both priors and the training time, also merged
         into ``metrics.json``.
     """
-    from oasisgen.datasets import load_splits
-
     vqvae = oasisgen.load(args.run_dir / MODEL_DIR)
     metrics_path = args.run_dir / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     data = args.data or metrics.get("data", "sample")
-    splits = load_splits(data, image_size=args.image_size or vqvae.image_shape_)
+    image_size = args.image_size or vqvae.image_shape_
+    splits = _load_splits(data, image_size, args.on_error)
     figures = _train_priors(args.run_dir, vqvae, splits, args)
     return figures
 
 
 def _train_priors(
-    run_dir: Path, vqvae: Any, splits: dict[str, Any], args: argparse.Namespace
+    run_dir: Path,
+    vqvae: Any,
+    splits: dict[str, Any],
+    args: argparse.Namespace,
+    *,
+    checkpoints: Path | None = None,
 ) -> dict[str, Any]:
     from oasisgen.estimators import HierarchicalGenerator, PixelCNNPrior
 
-    prior = PixelCNNPrior(
-        n_layers=args.prior_layers,
-        channels=args.prior_channels,
-        kernel_size=args.prior_kernel_size,
-        dropout=args.prior_dropout,
-        learning_rate=args.prior_learning_rate,
-        batch_size=args.prior_batch_size,
-        epochs=args.prior_epochs,
-        random_state=args.seed,
-        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
-    )
+    def prior(level: str) -> Any:
+        return PixelCNNPrior(
+            n_layers=args.prior_layers,
+            channels=args.prior_channels,
+            kernel_size=args.prior_kernel_size,
+            dropout=args.prior_dropout,
+            learning_rate=args.prior_learning_rate,
+            batch_size=args.prior_batch_size,
+            epochs=args.prior_epochs,
+            random_state=args.seed,
+            verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+            warm_start=checkpoints is not None,
+            checkpoint_dir=None if checkpoints is None else checkpoints / level,
+            keep_checkpoints=getattr(args, "keep_checkpoints", 3),
+        )
+
     generator = HierarchicalGenerator(
-        vqvae=vqvae, top_prior=prior, bottom_prior=prior, refit_vqvae=False
+        vqvae=vqvae,
+        top_prior=prior("top_prior"),
+        bottom_prior=prior("bottom_prior"),
+        refit_vqvae=False,
     )
     print(f"oasisgen: training the priors on {_describe(splits['train'])}")
     started = time.perf_counter()
     generator.fit(splits["train"])
     seconds = time.perf_counter() - started
+    for prior in (generator.top_prior, generator.bottom_prior):
+        _without_checkpoints(prior)
+    for prior in (generator.top_prior_, generator.bottom_prior_):
+        _without_checkpoints(prior)
     test_top, test_bottom = vqvae.encode(splits["test"])
     ln2 = float(np.log(2))
     figures = {
@@ -385,11 +566,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, float]:
     figures : dict
         ``test_ssim`` and ``test_psnr``.
     """
-    from oasisgen.datasets import load_splits
-
     estimator = oasisgen.load(args.run_dir / MODEL_DIR)
     image_size = args.image_size or estimator.image_shape_
-    test = load_splits(args.data, image_size=image_size)["test"]
+    test = _load_splits(args.data, image_size, args.on_error)["test"]
     figures = _test_figures(estimator, test, path=None)
     print(
         f"test SSIM {figures['test_ssim']:.4f}  PSNR {figures['test_psnr']:.2f} dB  "
@@ -438,7 +617,8 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
         argv += [f"--{name.replace('_', '-')}", *map(str, values)]
     argv += ["--priors"] + (["--quiet"] if args.quiet else [])
     metrics = train(build_parser().parse_args(argv))
-    sample(build_parser().parse_args(["sample", str(args.out), "-n", "8"]))
+    sample_argv = ["sample", str(args.out), "-n", "8"]
+    sample(build_parser().parse_args([*sample_argv, "--temperature", "0.8"]))
     return metrics
 
 
@@ -462,17 +642,22 @@ def _test_figures(estimator: Any, test: Any, path: Path | None) -> dict[str, flo
 
 def _prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
     if out.exists() and any(out.iterdir()) and not overwrite:
+        resume = (
+            f", --resume {out} to continue it" if (out / ARGS_FILE).exists() else ""
+        )
         raise SystemExit(
             f"oasisgen: {str(out)!r} already holds files; pass --overwrite to replace "
-            "the run there, or choose another --out."
+            f"the run there{resume}, or choose another --out."
         )
     out.mkdir(parents=True, exist_ok=True)
-    if overwrite and (out / MODEL_DIR).exists():
-        # est.save replaces the model atomically; only stale extras are removed
+    if overwrite:
+        # est.save replaces the model atomically; stale extras and the previous
+        # run's checkpoints (which a new run must not resume) are removed
         stale = ("history.json", "metrics.json", "reconstructions.png", "report.html")
-        for name in (*stale, "samples.png"):
+        for name in (*stale, "samples.png", ARGS_FILE):
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / GENERATOR_DIR, ignore_errors=True)
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
     return out
 
 
@@ -482,7 +667,12 @@ def _describe(images: Any) -> str:
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return list(value)
+        return str(value) if isinstance(value, Path) else value
+
+    return {name: plain(value) for name, value in params.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -512,7 +702,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as error:
         print(f"oasisgen {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:
+        print(f"oasisgen {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as interrupted:
+        print(_interrupted_message(args, interrupted), file=sys.stderr)
+        return INTERRUPTED
     return 0
+
+
+def _interrupted_message(args: argparse.Namespace, interrupted: BaseException) -> str:
+    epoch = getattr(interrupted, "epoch", None)
+    where = "" if epoch is None else f" at epoch {epoch}"
+    run = getattr(args, "resume", None) or getattr(args, "out", None)
+    if args.command in ("train", "demo") and run is not None:
+        return (
+            f"oasisgen {args.command}: interrupted{where}; resume with: "
+            f"oasisgen train --resume {run}"
+        )
+    return f"oasisgen {args.command}: interrupted{where}; nothing was saved."
 
 
 if __name__ == "__main__":

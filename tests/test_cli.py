@@ -22,7 +22,14 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_model_history_metrics_and_figure(run_dir):
     names = {path.name for path in run_dir.iterdir()}
-    assert names == {"model", "history.json", "metrics.json", "reconstructions.png"}
+    assert names == {
+        "model",
+        "history.json",
+        "metrics.json",
+        "reconstructions.png",
+        "args.json",
+        "checkpoints",
+    }
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["image_size"] == [32, 32]
     assert metrics["n_train"] == 116 and metrics["n_test"] == 54

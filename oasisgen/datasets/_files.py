@@ -35,8 +35,17 @@ VOLUME_EXTENSIONS = (".nii", ".nii.gz", ".hdr")
 # ITU-R 601-2 luma, the weights Pillow uses for RGB -> L
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
-# the exceptions Pillow raises for files it cannot decode
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, zlib.error, struct.error)
+# the exceptions Pillow raises for files it cannot decode, or will not: a header
+# declaring billions of pixels is refused as a possible decompression bomb
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    Image.DecompressionBombError,
+)
 
 _BIDS_FILE = re.compile(r"^(sub-[A-Za-z0-9]+)_")
 _BIDS_FOLDER = re.compile(r"^sub-[A-Za-z0-9]+$")
@@ -174,8 +183,9 @@ class ImageHeader:
 def read_header(path: str | os.PathLike) -> ImageHeader:
     """Check an image file and return its size and format.
 
-    PNG files have every chunk checked against its checksum; other formats are
-    decoded in full, so a file that passes will decode later.
+    Every file is decoded in full, so a file that passes will decode later (with
+    Pillow, and with TensorFlow for PNG files, whose every chunk is also checked
+    against its checksum and which must end in a complete IEND chunk).
 
     Raises
     ------
@@ -188,13 +198,25 @@ def read_header(path: str | os.PathLike) -> ImageHeader:
             image_format = image.format or "unknown"
             if image_format == "PNG":
                 image.verify()
-            else:
-                image.load()
+                _check_png_end(path)
+        with Image.open(path) as image:
+            image.load()
     except _DECODE_ERRORS as exc:
         raise ValueError(_unreadable(path, exc)) from exc
-    if image_format != "PNG":
-        to_gray(image, path)
+    to_gray(image, path)
     return ImageHeader(height, width, image_format)
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # an empty IEND chunk and its CRC
+
+
+def _check_png_end(path: str | os.PathLike) -> None:
+    with open(path, "rb") as file:
+        if _PNG_END not in file.read():
+            raise ValueError(
+                "the PNG file ends without its IEND chunk (truncated?), which "
+                "TensorFlow's decoder requires"
+            )
 
 
 def read_slice(

@@ -37,12 +37,19 @@ from oasisgen.datasets._slices import ArraySlices, SliceDataset
 # z inferior -> superior
 AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 PERCENTILES = (0.5, 99.5)
+MAX_NATIVE_SIDE = 4096  # largest slice side kept with image_size=None
 BRAIN_THRESHOLD = 0.1
 
 _BIDS_T1W = re.compile(r"_T1w\.nii(\.gz)?$")
 _READ_ERRORS = (
     nib.filebasedimages.ImageFileError,
+    nib.spatialimages.HeaderDataError,
+    nib.spatialimages.HeaderTypeError,
+    nib.spatialimages.ImageDataError,
+    nib.orientations.OrientationError,
     OSError,
+    OverflowError,  # numpy's memmap, for a header whose sizes overflow
+    MemoryError,  # a (broken) header declaring a volume too large to hold
     EOFError,
     ValueError,
     TypeError,
@@ -199,6 +206,15 @@ def volume_slices(
     others = [i for i in range(3) if i != axis]
     row_mm, col_mm = spacing[others[1]], spacing[others[0]]
     brain = (slices > BRAIN_THRESHOLD).mean(axis=(1, 2)) >= min_brain_fraction
+    if image_size is None:
+        pixel_mm = min(row_mm, col_mm)
+        side = max(slices.shape[1] * row_mm, slices.shape[2] * col_mm) / pixel_mm
+        if side > MAX_NATIVE_SIDE:
+            raise ValueError(
+                f"{os.fspath(path)} has voxels of {tuple(spacing.tolist())} mm, so "
+                f"square pixels would make slices of {side:.0f} pixels a side, more "
+                f"than {MAX_NATIVE_SIDE}. Pass image_size (such as image_size=256)."
+            )
     return _fit(slices[brain], (row_mm, col_mm), image_size)
 
 
@@ -226,6 +242,12 @@ def read_canonical(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     except _READ_ERRORS as exc:
         raise ValueError(_unreadable(path, exc)) from exc
     spacing = nib.affines.voxel_sizes(image.affine)[:3]
+    if not (np.all(np.isfinite(spacing)) and np.all(spacing > 0)):
+        raise ValueError(
+            f"{os.fspath(path)} has voxel sizes {tuple(spacing.tolist())} mm; "
+            "expected positive finite sizes. Its header (pixdim, qform or sform) "
+            "is broken; fix or remove the file, or pass on_error='skip'."
+        )
     return np.nan_to_num(volume, nan=0.0, posinf=0.0, neginf=0.0), spacing
 
 

@@ -23,6 +23,7 @@ def load_splits(
     *,
     test_size: float = 0.2,
     random_state: int | None = 0,
+    on_error: str = "raise",
 ) -> dict[str, np.ndarray | SliceDataset | None]:
     """Load training, validation and test images from a named source.
 
@@ -39,6 +40,10 @@ def load_splits(
         own (NIfTI volumes, image folders).
     random_state : int, optional
         Seed of that split.
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with an image or volume that cannot be read: stop and name it,
+        or leave it out with a UserWarning listing the files left out. Passed to
+        :func:`load_oasis`, :func:`load_nifti` or :func:`load_images`.
 
     Returns
     -------
@@ -50,6 +55,8 @@ def load_splits(
     ------
     FileNotFoundError
         If ``data`` is neither ``"sample"`` nor an existing path.
+    ValueError
+        If a file cannot be read (with ``on_error="raise"``), naming it.
 
     Examples
     --------
@@ -73,13 +80,15 @@ def load_splits(
         )
     if (path / _OASIS_SPLIT_DIR).is_dir():
         return {
-            split: load_oasis(path, split=split, image_size=image_size)
+            split: load_oasis(
+                path, split=split, image_size=image_size, on_error=on_error
+            )
             for split in ("train", "validate", "test")
         }
     if _holds_volumes(path):
-        dataset = load_nifti(path, image_size=image_size or 256)
+        dataset = load_nifti(path, image_size=image_size or 256, on_error=on_error)
     else:
-        dataset = load_images(path, image_size=image_size)
+        dataset = load_images(path, image_size=image_size, on_error=on_error)
     train, test = dataset.split_by_subject(
         test_size=test_size, random_state=random_state
     )

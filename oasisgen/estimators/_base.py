@@ -8,9 +8,11 @@ Keras models are pickled through their own ``.keras`` archive format (loaded bac
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,25 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen.estimators._checkpoints import (
+    CheckpointError,
+    TrainingState,
+    has_checkpoints,
+    latest_checkpoint,
+    read_state,
+    write_checkpoint,
+)
 from oasisgen.estimators._persistence import (
     load_keras_model,
+    read_manifest,
     save_directory,
+    to_json,
     write_manifest,
 )
-from oasisgen.nn.callbacks import StopOnNonFiniteLoss
+from oasisgen.estimators._training import (
+    TrainingLoopMixin,
+    set_random_states,
+)
 
 DISTRIBUTE_OPTIONS = ("mirrored", "multi_worker")
 
@@ -147,15 +162,35 @@ TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
     "warm_start": ["boolean"],
     "jit_compile": ["boolean"],
     "distribute": [None, StrOptions(set(DISTRIBUTE_OPTIONS))],
+    "checkpoint_dir": [None, str, os.PathLike],
+    "keep_checkpoints": [None, Interval(Integral, 1, None, closed="left")],
 }
 """Constraints of the training parameters every Keras-backed estimator shares."""
 
+RESUMABLE_CHANGES = frozenset(
+    {
+        "epochs",
+        "verbose",
+        "warm_start",
+        "checkpoint_dir",
+        "keep_checkpoints",
+        "jit_compile",
+        "distribute",
+        "early_stopping",
+        "n_iter_no_change",
+    }
+)
+"""Parameters that may differ between a checkpoint and the fit that resumes it."""
 
-class KerasEstimatorMixin:
+
+class KerasEstimatorMixin(TrainingLoopMixin):
     """What every estimator wrapping one Keras model (``model_``) shares.
 
-    - the training loop: epochs with history, early stopping, and a stop at the
-      first NaN or inf loss that keeps the last good weights;
+    - the training loop (:class:`TrainingLoopMixin`): epochs with history, early
+      stopping, a stop at the first NaN or inf loss that keeps the last good
+      weights, and a clean stop on SIGINT or SIGTERM;
+    - checkpoints after every epoch (``checkpoint_dir``), and resuming from the
+      last complete one (``warm_start``);
     - inference functions traced once per estimator (``_graph``);
     - pickling through the ``.keras`` format (loaded with ``safe_mode=True``);
     - ``save(path)`` to a directory and the matching ``_from_saved`` for
@@ -167,50 +202,125 @@ class KerasEstimatorMixin:
 
     _keras_models: tuple[str, ...] = ("model_",)
 
-    # ----------------------------------------------------------------- training
-    def _run_epochs(
-        self,
-        train: tf.data.Dataset,
-        validation: tf.data.Dataset | None,
-        *,
-        epochs: int,
-    ) -> None:
-        """Train ``model_`` for ``epochs`` more epochs and extend ``history_``."""
-        done = len(self.history_.get("loss", []))
-        guard = StopOnNonFiniteLoss()
-        callbacks: list[keras.callbacks.Callback] = [guard]
-        if self.early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if validation is not None else "loss",
-                    patience=self.n_iter_no_change,
-                    restore_best_weights=True,
-                )
+    # ------------------------------------------------------ starting and resuming
+    def _start_training(
+        self, fits: Callable[[], bool], *, continue_fitted: bool, data: str
+    ) -> bool:
+        """Decide where ``fit`` starts; return True to go on with ``model_``.
+
+        ``fits()`` says whether ``model_`` suits the data, which ``data``
+        describes for messages. Training goes on with
+        the model in memory when ``continue_fitted`` and it fits; else, with
+        ``warm_start`` and a ``checkpoint_dir``, from the last complete checkpoint
+        (loaded into ``self``); else from a new model (return False), which may
+        not overwrite the checkpoints of another fit.
+        """
+        pending = getattr(self, "_interrupted_state", None)
+        self._resume_state = self._interrupted_state = None
+        if continue_fitted and fits():
+            self._resume_state = pending  # go on where an interrupted fit stopped
+            return True
+        if self.checkpoint_dir is None:
+            return False
+        directory = Path(self.checkpoint_dir)
+        if self.warm_start and not hasattr(self, "model_"):
+            found = latest_checkpoint(directory, self._read_checkpoint)
+            if found is not None:
+                self._adopt_checkpoint(*found[1])
+                if not fits():
+                    raise ValueError(
+                        f"{type(self).__name__}.fit cannot resume from "
+                        f"{str(found[0])!r}: it was trained on "
+                        f"{self._fitted_data()}, and fit got {data}. Pass the data "
+                        "of that run, or another checkpoint_dir to start again."
+                    )
+                return True
+        if has_checkpoints(directory):
+            raise FileExistsError(
+                f"{type(self).__name__}.fit would start a new model, but "
+                f"checkpoint_dir={str(self.checkpoint_dir)!r} holds the checkpoints "
+                "of another fit. Pass warm_start=True to resume from them, or empty "
+                "the directory (or choose another one) to start again."
             )
-        history = self.model_.fit(
-            train,
-            validation_data=validation,
-            initial_epoch=done,
-            epochs=done + epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipelines shuffle, with the seed
-            verbose=self.verbose,
-        ).history
-        if guard.diverged:  # the cut-short epoch does not count
-            history = {name: values[:-1] for name, values in history.items()}
-        for name, values in history.items():
-            self.history_.setdefault(name, []).extend(float(v) for v in values)
-        if guard.diverged:
-            raise FloatingPointError(
-                f"{type(self).__name__}.fit stopped: the loss became NaN or inf at "
-                f"{guard.where}. The model keeps the weights of the last complete "
-                f"epoch ({len(self.history_.get('loss', []))} epochs in history_). "
-                "Lower learning_rate, or check the data for extreme values."
+        return False
+
+    def _fitted_data(self) -> str:
+        """Describe the data ``model_`` was fitted to, for messages."""
+        return "other data"
+
+    def _training_seed(self) -> int | None:
+        """Return the seed of this fit: the checkpoint's when resuming one."""
+        state = getattr(self, "_resume_state", None)
+        if state is not None:
+            return state.seed
+        return seed_from(self.random_state)
+
+    # -------------------------------------------------------------- checkpoints
+    def _checkpoint(self, state: TrainingState) -> Path | None:
+        """Write a checkpoint of the whole training state, if ``checkpoint_dir``."""
+        if self.checkpoint_dir is None:
+            return None
+        return write_checkpoint(
+            self.checkpoint_dir, self._write_saved, state, keep=self.keep_checkpoints
+        )
+
+    def _read_checkpoint(self, path: Path) -> tuple[Any, TrainingState]:
+        """Read one checkpoint into a new, fitted estimator; ``self`` stays as is."""
+        manifest = read_manifest(path, error=CheckpointError)
+        name = type(self).__name__
+        try:
+            params, fitted = manifest["params"], manifest["fitted"]
+            n_epochs = len(fitted["history_"]["loss"])
+            if manifest["class"] != name or not isinstance(params, dict):
+                raise TypeError(f"expected the parameters of a {name}")
+        except (KeyError, TypeError) as error:
+            raise CheckpointError(
+                f"{str(path / 'estimator.json')!r} does not describe a fitted {name} "
+                f"({error!r})."
+            ) from error
+        self._check_same_params(params, path)
+        state = read_state(path)
+        if n_epochs != state.progress.epochs:
+            raise CheckpointError(
+                f"{str(path)!r} records {state.progress.epochs} epochs but its "
+                f"history_ has {n_epochs}."
+            )
+        try:
+            with make_strategy(self.distribute).scope():
+                model = load_keras_model(path / "model.keras")
+            restored = type(self).__new__(type(self))
+            restored._load_fitted(model, fitted)
+        except (ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(f"{error}") from error
+        return restored, state
+
+    def _check_same_params(self, saved: dict[str, Any], path: Path) -> None:
+        """Refuse to resume a checkpoint made with other model parameters."""
+        mine = json.loads(json.dumps(self.get_params(deep=False), default=to_json))
+        different = [
+            name
+            for name, value in mine.items()
+            if name not in RESUMABLE_CHANGES
+            and name in saved
+            and saved[name] != value
+            and not (name == "random_state" and not isinstance(value, int | None))
+        ]
+        if different:
+            listing = ", ".join(
+                f"{name}={saved[name]!r} (now {mine[name]!r})" for name in different
+            )
+            raise ValueError(
+                f"{type(self).__name__}.fit cannot resume from {str(path)!r}: it was "
+                f"trained with {listing}. Use the same parameters to resume, or "
+                "another checkpoint_dir to start again."
             )
 
-    def _shuffle_seed(self, seed: int | None) -> int | None:
-        """Return a repeatable shuffling seed that differs from epoch to epoch."""
-        return None if seed is None else seed + len(self.history_.get("loss", []))
+    def _adopt_checkpoint(self, restored: Any, state: TrainingState) -> None:
+        """Take the fitted attributes of a checkpoint read by ``_read_checkpoint``."""
+        for name, value in vars(restored).items():
+            setattr(self, name, value)
+        set_random_states(self.model_, state.random_states)
+        self._resume_state = state
 
     # ---------------------------------------------------------------- inference
     def _graph(self, name: str, function: Any, signature: list[tf.TensorSpec]) -> Any:
@@ -242,15 +352,22 @@ class KerasEstimatorMixin:
         -------
         path : Path
             The saved directory.
+
+        Notes
+        -----
+        Share models in this format. Loading a pickle (``joblib.load``,
+        ``pickle.load``) can execute any code the file holds, so load pickles only
+        from sources you trust; :func:`oasisgen.load` reads parameters from JSON
+        and the Keras model with ``safe_mode=True``, so nothing in the files runs.
         """
         check_is_fitted(self)
+        return save_directory(path, self._write_saved, overwrite=overwrite)
 
-        def write(folder: Path) -> None:
-            self.model_.save(folder / "model.keras")
-            fitted = {"history_": self.history_, **self._fitted_state()}
-            write_manifest(folder, self, fitted)
-
-        return save_directory(path, write, overwrite=overwrite)
+    def _write_saved(self, folder: Path) -> None:
+        """Write ``model.keras`` and ``estimator.json`` into ``folder``."""
+        self.model_.save(folder / "model.keras")
+        fitted = {"history_": self.history_, **self._fitted_state()}
+        write_manifest(folder, self, fitted)
 
     @classmethod
     def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> Any:
@@ -259,14 +376,21 @@ class KerasEstimatorMixin:
             for name, value in manifest["params"].items()
         }
         estimator = cls(**params)
-        estimator.model_ = load_keras_model(folder / "model.keras")
-        fitted = dict(manifest["fitted"])
-        estimator.history_ = {
+        estimator._load_fitted(
+            load_keras_model(folder / "model.keras"), manifest["fitted"]
+        )
+        return estimator
+
+    def _load_fitted(self, model: Any, fitted: dict[str, Any]) -> None:
+        """Set ``model_``, ``history_`` and the other fitted attributes."""
+        fitted = dict(fitted)
+        self.model_ = model
+        self.history_ = {
             name: [float(v) for v in values]
             for name, values in fitted.pop("history_").items()
         }
-        estimator._restore_fitted(fitted)
-        return estimator
+        self._compiled = {}
+        self._restore_fitted(fitted)
 
     def _fitted_state(self) -> dict[str, Any]:
         return {}
@@ -278,6 +402,8 @@ class KerasEstimatorMixin:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # type: ignore[misc]
         state.pop("_compiled", None)
+        state.pop("_resume_state", None)
+        state.pop("_interrupted_state", None)
         for name in self._keras_models:
             if state.get(name) is not None:
                 state[name] = model_to_bytes(state[name])

@@ -17,11 +17,13 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy
 
 import oasisgen
 
@@ -102,7 +104,6 @@ def save_directory(
 
 def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None:
     """Write ``estimator.json``: class, parameters, fitted attributes, versions."""
-    import numpy
     import sklearn
     import tensorflow
 
@@ -119,15 +120,68 @@ def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None
             "numpy": numpy.__version__,
         },
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_to_json))
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=to_json))
 
 
-def _to_json(value: Any) -> Any:
+def to_json(value: Any) -> Any:
+    """Turn what ``json`` cannot write into what it can (``default=`` of dumps).
+
+    NumPy values become numbers or lists, paths strings, estimators their class
+    and parameters, and a ``RandomState`` None (its state is not a parameter).
+
+    Examples
+    --------
+    >>> import json, numpy as np
+    >>> from pathlib import PurePosixPath
+    >>> json.dumps([np.int64(3), PurePosixPath("runs/a")], default=to_json)
+    '[3, "runs/a"]'
+    """
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, numpy.random.RandomState | numpy.random.Generator):
+        return None
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "get_params"):
         return {"class": type(value).__name__, "params": value.get_params(deep=False)}
     raise TypeError(f"{type(value).__name__} values cannot be written to JSON.")
+
+
+def read_manifest(folder: Path, *, error: type[Exception] = ValueError) -> dict:
+    """Read the ``estimator.json`` of a saved estimator, naming it on failure.
+
+    Parameters
+    ----------
+    folder : Path
+        A directory written by ``save`` (or a checkpoint).
+    error : type, default=ValueError
+        The exception raised for a truncated or corrupted file.
+
+    Returns
+    -------
+    manifest : dict
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no ``estimator.json``.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No saved oasisgen estimator at {str(folder)!r}: expected a directory "
+            f"with {MANIFEST} written by est.save(path)."
+        )
+    try:
+        manifest = json.loads(path.read_bytes())
+        if not isinstance(manifest, dict) or not isinstance(manifest["class"], str):
+            raise TypeError("expected a JSON object with a 'class'")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise error(
+            f"{str(path)!r} is not a valid oasisgen manifest ({exc!r}); was it "
+            "truncated or edited by hand?"
+        ) from exc
+    return manifest
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -168,31 +222,44 @@ def load(path: str | os.PathLike) -> Any:
     True
     """
     folder = Path(path)
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise FileNotFoundError(
-            f"No saved oasisgen estimator at {str(folder)!r}: expected a directory "
-            f"with {MANIFEST} written by est.save(path)."
+    manifest = read_manifest(folder)
+    cls = _REGISTRY.get(manifest["class"])
+    if cls is None:
+        raise ValueError(
+            f"{str(folder / MANIFEST)!r} names the class {manifest['class']!r}, "
+            f"which is not an oasisgen estimator ({', '.join(sorted(_REGISTRY))})."
         )
     try:
-        manifest = json.loads(manifest_path.read_text())
-        cls = _REGISTRY[manifest["class"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        return cls._from_saved(folder, manifest)
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(
-            f"{str(manifest_path)!r} is not a valid oasisgen manifest ({error!r}); "
-            "was it truncated or edited by hand?"
-        ) from error
-    return cls._from_saved(folder, manifest)
+            f"{str(folder / MANIFEST)!r} does not describe a {manifest['class']} "
+            f"({exc!r}); was it truncated or edited by hand?"
+        ) from exc
 
 
 def load_keras_model(path: Path) -> Any:
-    """Load one ``.keras`` archive with ``safe_mode=True``, naming the file on error."""
+    """Load one ``.keras`` archive with ``safe_mode=True``, naming the file on error.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing.
+    ValueError
+        If it is not a ``.keras`` archive Keras can load (truncated, corrupted).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"The Keras model {str(path)!r} is missing.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"The Keras model {str(path)!r} is not a valid .keras archive: the file "
+            "is truncated or corrupted. Save the estimator again, or use a copy."
+        )
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=True)
-    except FileNotFoundError:
-        raise
     except Exception as error:
         raise ValueError(
-            f"Could not load the Keras model {str(path)!r}: {error}. The file may be "
-            "truncated or corrupted; save the estimator again."
+            f"Could not load the Keras model {str(path)!r} ({error}). The file may "
+            "be truncated or corrupted; save the estimator again, or use a copy."
         ) from error

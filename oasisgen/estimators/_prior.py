@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from numbers import Integral, Real
 from typing import Any
 
@@ -19,9 +21,11 @@ from oasisgen.estimators._base import (
     seed_from,
 )
 from oasisgen.estimators._persistence import register_estimator
+from oasisgen.estimators._training import epoch_seed
 from oasisgen.nn import GatedPixelCNN, Sampler
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+_MAX_CODES = int(np.iinfo(np.int32).max) + 1  # codes are int32 inside the model
 
 
 def check_codes(
@@ -80,6 +84,11 @@ def check_codes(
             "that are not whole numbers."
         )
     low, high = int(array.min()), int(array.max())
+    if high >= _MAX_CODES:
+        raise ValueError(
+            f"{caller} expected {name} below 2**31 (codes are int32); got values up "
+            f"to {high}."
+        )
     if low < 0 or (num_embeddings is not None and high >= num_embeddings):
         allowed = "[0, inf)" if num_embeddings is None else f"[0, {num_embeddings})"
         raise ValueError(
@@ -123,7 +132,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     batch_size : int, default=32
         Maps per training step (the global batch under ``distribute``).
     epochs : int, default=10
-        Passes over the training maps per call to ``fit``.
+        Passes over the training maps per call to ``fit``; with ``checkpoint_dir``
+        and ``warm_start``, the total number of passes of the run.
     validation_fraction : float, default=0.0
         Share of the maps held out to compute ``val_loss``.
     early_stopping : bool, default=False
@@ -136,11 +146,19 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     verbose : int, default=0
         0 silent, 1 a progress bar per epoch, 2 one line per epoch.
     warm_start : bool, default=False
-        Continue training the fitted model on the next ``fit``.
+        Continue training the fitted model on the next ``fit``; with
+        ``checkpoint_dir``, resume from its last complete checkpoint when the
+        prior is not fitted yet (as in a new process).
     jit_compile : bool, default=False
         Compile the training step with XLA.
     distribute : {None, "mirrored", "multi_worker"}, default=None
         ``tf.distribute`` strategy to build and train the model in.
+    checkpoint_dir : str or path-like, optional
+        Save the whole training state there after every epoch, atomically; SIGINT
+        and SIGTERM then stop at the end of the current batch and save one too.
+        See :class:`VQVAE2Estimator` for the details.
+    keep_checkpoints : int or None, default=3
+        How many of the newest checkpoints to keep; None keeps them all.
 
     Attributes
     ----------
@@ -207,6 +225,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         warm_start: bool = False,
         jit_compile: bool = False,
         distribute: str | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        keep_checkpoints: int | None = 3,
     ) -> None:
         self.num_embeddings = num_embeddings
         self.n_layers = n_layers
@@ -227,6 +247,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.warm_start = warm_start
         self.jit_compile = jit_compile
         self.distribute = distribute
+        self.checkpoint_dir = checkpoint_dir
+        self.keep_checkpoints = keep_checkpoints
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -252,6 +274,18 @@ width / condition_upsample), optional
         -------
         self : PixelCNNPrior
             The fitted prior.
+
+        Raises
+        ------
+        TrainingInterrupted
+            On SIGINT or SIGTERM, at the end of the current batch, after saving a
+            checkpoint (with ``checkpoint_dir``); its message says how to resume.
+        FloatingPointError
+            If the loss becomes NaN or inf; the model keeps the weights of the last
+            complete epoch.
+        FileExistsError
+            If the fit would start a new model in a ``checkpoint_dir`` that holds
+            the checkpoints of another fit.
         """
         self._validate_params()
         name = f"{type(self).__name__}.fit"
@@ -264,18 +298,26 @@ width / condition_upsample), optional
                 num_embeddings=self.condition_num_embeddings,
             )
             self._check_condition_shape(codes, condition, name)
-        seed = seed_from(self.random_state)
+        going_on = self._start_training(
+            lambda: self._fits(codes, condition),
+            continue_fitted=self.warm_start,
+            data=_describe(codes.shape[1:], condition is not None),
+        )
+        seed = self._training_seed()
         if seed is not None:
             keras.utils.set_random_seed(seed)
-        if not (self.warm_start and self._fits(codes, condition)):
+        if not going_on:
             self._initialise(codes, condition)
         else:  # a warm start must stay within the fitted codebooks
             check_codes(codes, caller=name, num_embeddings=self.num_embeddings_)
         train, validation = self._split(codes, condition, seed)
         self._run_epochs(
-            self._dataset(*train, shuffle_seed=self._shuffle_seed(seed), shuffle=True),
+            lambda epoch: self._dataset(
+                *train, shuffle_seed=epoch_seed(seed, epoch), shuffle=True
+            ),
             None if validation is None else self._dataset(*validation, shuffle=False),
-            epochs=self.epochs,
+            epochs=self._epochs_to_train(),
+            seed=seed,
         )
         return self
 
@@ -301,6 +343,9 @@ width / condition_upsample), optional
             and tuple(self.grid_shape_) == codes.shape[1:]
             and (condition is None) == (self.condition_num_embeddings_ is None)
         )
+
+    def _fitted_data(self) -> str:
+        return _describe(self.grid_shape_, self.condition_num_embeddings_ is not None)
 
     def _initialise(self, codes: np.ndarray, condition: np.ndarray | None) -> None:
         self.num_embeddings_ = int(self.num_embeddings or max(codes.max() + 1, 2))
@@ -460,6 +505,7 @@ width / condition_upsample), optional
             The sampled maps.
         """
         check_is_fitted(self)
+        _check_sampling_options(n_samples, temperature, top_k)
         if condition is not None:
             condition = check_codes(
                 condition,
@@ -516,3 +562,32 @@ width / condition_upsample), optional
         self.grid_shape_ = tuple(state["grid_shape_"])
         self.num_embeddings_ = self.model_.num_embeddings
         self.condition_num_embeddings_ = self.model_.condition_num_embeddings
+
+
+def _describe(grid_shape: tuple[int, ...], conditional: bool) -> str:
+    condition = "with" if conditional else "without"
+    return f"code maps of {grid_shape[0]}x{grid_shape[1]} {condition} a condition"
+
+
+def _check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None:
+    """Refuse what the sampler cannot take, with a ValueError naming it."""
+    if not _is_whole(n_samples, minimum=1):
+        raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")
+    if (
+        not isinstance(temperature, Real)
+        or isinstance(temperature, bool)
+        or not 0 < temperature < math.inf
+    ):
+        raise ValueError(f"temperature must be a float > 0; got {temperature!r}.")
+    if top_k is not None and not _is_whole(top_k, minimum=1):
+        raise ValueError(f"top_k must be None or an int >= 1; got {top_k!r}.")
+
+
+def _is_whole(value: Any, *, minimum: int) -> bool:
+    return (
+        isinstance(value, Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value == int(value)
+        and value >= minimum
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 from typing import Any
 
@@ -16,10 +17,10 @@ from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
     make_strategy,
-    seed_from,
 )
 from oasisgen.estimators._inputs import ImageSource, image_source
 from oasisgen.estimators._persistence import register_estimator
+from oasisgen.estimators._training import epoch_seed
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
 
@@ -57,7 +58,9 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     batch_size : int, default=32
         Images per training step (the global batch under ``distribute``).
     epochs : int, default=10
-        Passes over the training data per call to ``fit``.
+        Passes over the training data per call to ``fit``; with ``checkpoint_dir``
+        and ``warm_start``, the total number of passes of the run, so that a
+        resumed fit trains only the epochs still to do.
     validation_fraction : float, default=0.0
         Share of the training data held out to compute validation figures (by
         subject for a :class:`~oasisgen.datasets.SliceDataset`). Ignored when
@@ -74,11 +77,21 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         0 is silent, 1 shows a progress bar per epoch, 2 one line per epoch.
     warm_start : bool, default=False
         Continue training the fitted model on the next ``fit`` instead of starting
-        again.
+        again; with ``checkpoint_dir``, resume from its last complete checkpoint
+        when the estimator is not fitted yet (as in a new process).
     jit_compile : bool, default=False
         Compile the training step with XLA.
     distribute : {None, "mirrored", "multi_worker"}, default=None
         ``tf.distribute`` strategy to build and train the model in.
+    checkpoint_dir : str or path-like, optional
+        Save the whole training state (weights, optimizer and codebook states,
+        history, seeds) there after every epoch, atomically, one folder per epoch.
+        SIGINT and SIGTERM then stop training at the end of the current batch,
+        save a checkpoint and raise :class:`oasisgen.TrainingInterrupted`. Each
+        fit needs its own directory: a fit that would start a new model in a
+        directory holding checkpoints raises FileExistsError.
+    keep_checkpoints : int or None, default=3
+        How many of the newest checkpoints to keep; None keeps them all.
 
     Attributes
     ----------
@@ -100,6 +113,13 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     See Also
     --------
     oasisgen.HierarchicalGenerator : VQ-VAE-2 plus priors, for sampling new slices.
+
+    Notes
+    -----
+    A fit is repeatable: the same ``random_state`` gives the same weights on the
+    same machine, and a fit interrupted and resumed from its checkpoints gives the
+    same weights and ``history_`` as one that ran through. Each checkpoint is a
+    saved estimator: :func:`oasisgen.load` reads it.
 
     Examples
     --------
@@ -148,6 +168,8 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         warm_start: bool = False,
         jit_compile: bool = False,
         distribute: str | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        keep_checkpoints: int | None = 3,
     ) -> None:
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
@@ -167,6 +189,8 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         self.warm_start = warm_start
         self.jit_compile = jit_compile
         self.distribute = distribute
+        self.checkpoint_dir = checkpoint_dir
+        self.keep_checkpoints = keep_checkpoints
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -195,16 +219,33 @@ tf.data.Dataset
         -------
         self : VQVAE2Estimator
             The fitted estimator.
+
+        Raises
+        ------
+        TrainingInterrupted
+            On SIGINT or SIGTERM, at the end of the current batch, after saving a
+            checkpoint (with ``checkpoint_dir``); its message says how to resume.
+        FloatingPointError
+            If the loss becomes NaN or inf; the model keeps the weights of the last
+            complete epoch.
+        FileExistsError
+            If the fit would start a new model in a ``checkpoint_dir`` that holds
+            the checkpoints of another fit.
         """
         self._check_params()
         source = image_source(X, caller=f"{type(self).__name__}.fit")
-        seed = seed_from(self.random_state)
+        going_on = self._start_training(
+            lambda: self._is_fitted_to(source.image_shape),
+            continue_fitted=self.warm_start,
+            data=_describe(source.image_shape),
+        )
+        seed = self._training_seed()
         if seed is not None:
             keras.utils.set_random_seed(seed)
         train, validation = self._train_validation(source, validation_data, seed)
-        if not (self.warm_start and self._is_fitted_to(source.image_shape)):
+        if not going_on:
             self._initialise(source.image_shape, seed)
-        self._train(train, validation, epochs=self.epochs, seed=seed)
+        self._train(train, validation, epochs=self._epochs_to_train(), seed=seed)
         return self
 
     def partial_fit(self, X: Any, y: None = None, *, validation_data: Any = None):
@@ -223,17 +264,34 @@ tf.data.Dataset
         -------
         self : VQVAE2Estimator
             The estimator, trained one epoch more.
+
+        Raises
+        ------
+        TrainingInterrupted
+            On SIGINT or SIGTERM, at the end of the current batch, after saving a
+            checkpoint (with ``checkpoint_dir``); its message says how to resume.
+        FloatingPointError
+            If the loss becomes NaN or inf; the model keeps the weights of the last
+            complete epoch.
+        FileExistsError
+            If the fit would start a new model in a ``checkpoint_dir`` that holds
+            the checkpoints of another fit.
         """
         self._check_params()
         source = image_source(X, caller=f"{type(self).__name__}.partial_fit")
-        seed = seed_from(self.random_state)
-        if not self._is_fitted_to(source.image_shape):
-            if hasattr(self, "model_"):
-                raise ValueError(
-                    f"{type(self).__name__}.partial_fit got images of "
-                    f"{source.image_shape}; the model was fitted on "
-                    f"{self.image_shape_}. Resize them, or call fit to start again."
-                )
+        if hasattr(self, "model_") and not self._is_fitted_to(source.image_shape):
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit got images of "
+                f"{source.image_shape}; the model was fitted on "
+                f"{self.image_shape_}. Resize them, or call fit to start again."
+            )
+        going_on = self._start_training(
+            lambda: self._is_fitted_to(source.image_shape),
+            continue_fitted=True,
+            data=_describe(source.image_shape),
+        )
+        seed = self._training_seed()
+        if not going_on:
             if seed is not None:
                 keras.utils.set_random_seed(seed)
             self._initialise(source.image_shape, seed)
@@ -258,6 +316,9 @@ tf.data.Dataset
 
     def _is_fitted_to(self, image_shape: tuple[int, int]) -> bool:
         return hasattr(self, "model_") and tuple(self.image_shape_) == image_shape
+
+    def _fitted_data(self) -> str:
+        return _describe(self.image_shape_)
 
     def _train_validation(
         self, source: ImageSource, validation_data: Any, seed: int | None
@@ -340,13 +401,14 @@ tf.data.Dataset
         seed: int | None,
     ) -> None:
         self._run_epochs(
-            train.training_data(
-                self.batch_size, shuffle=True, seed=self._shuffle_seed(seed)
+            lambda epoch: train.training_data(
+                self.batch_size, shuffle=True, seed=epoch_seed(seed, epoch)
             ),
             None
             if validation is None
             else validation.training_data(self.batch_size, shuffle=False, seed=None),
             epochs=epochs,
+            seed=seed,
         )
         self._set_codebook_usage()
 
@@ -370,9 +432,9 @@ tf.data.Dataset
         Returns
         -------
         top : ndarray of shape (n_samples, height / 8, width / 8), dtype int32
-            Top-level codes, in [0, n_top_codes_).
+            Top-level codes, in ``[0, n_top_codes_)``.
         bottom : ndarray of shape (n_samples, height / 4, width / 4), dtype int32
-            Bottom-level codes, in [0, n_bottom_codes_).
+            Bottom-level codes, in ``[0, n_bottom_codes_)``.
         """
         source = self._fitted_source(X, "encode")
         encode = self._graph("encode", self.model_.encode, self._image_spec())
@@ -406,9 +468,9 @@ tf.data.Dataset
         Parameters
         ----------
         top : array-like of shape (n_samples, height / 8, width / 8)
-            Integer codes in [0, n_top_codes_).
+            Integer codes in ``[0, n_top_codes_)``.
         bottom : array-like of shape (n_samples, height / 4, width / 4)
-            Integer codes in [0, n_bottom_codes_).
+            Integer codes in ``[0, n_bottom_codes_)``.
 
         Returns
         -------
@@ -564,6 +626,10 @@ tf.data.Dataset
     def _restore_fitted(self, state: dict[str, Any]) -> None:
         self._set_shapes(_image_shape_of(self.model_))
         self._set_codebook_usage()
+
+
+def _describe(image_shape: tuple[int, int]) -> str:
+    return f"images of {image_shape[0]}x{image_shape[1]} pixels"
 
 
 def _reconstruction_of(model: VQVAE2) -> Any:

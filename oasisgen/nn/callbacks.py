@@ -56,3 +56,76 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         """Put the last good weights back if training diverged."""
         if self.diverged and self._good_weights is not None:
             self.model.set_weights(self._good_weights)
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Stop training at the end of the current batch once a stop is requested.
+
+    Call :meth:`request_stop` from anywhere (a signal handler, another thread):
+    the next ``on_train_batch_end`` sets ``model.stop_training``, so the batch
+    under way finishes and no other starts. The callback counts the batches of
+    the current epoch, so after ``fit`` ``batches`` says how far the epoch got and
+    ``stopped`` whether it was cut short.
+
+    Examples
+    --------
+    >>> from oasisgen.nn.callbacks import StopOnRequest
+    >>> callback = StopOnRequest()
+    >>> callback.request_stop("SIGTERM")
+    >>> callback.requested, callback.stopped
+    ('SIGTERM', False)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested: str | None = None
+        self.stopped = False
+        self.batches = 0
+
+    def request_stop(self, reason: str = "a request") -> None:
+        """Ask training to stop at the end of the current batch.
+
+        Parameters
+        ----------
+        reason : str, default="a request"
+            What asked, such as ``"SIGINT"``; kept in ``requested``.
+        """
+        self.requested = reason
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Start counting the batches of a new epoch."""
+        self.batches = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None):
+        """Count the batch; stop training if a stop was requested."""
+        self.batches = batch + 1
+        if self.requested is not None:
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class RunProgbarLogger(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting epochs over a run trained one epoch per ``fit``.
+
+    Passed to ``fit(..., initial_epoch=e, epochs=e + 1)``, it prints
+    ``Epoch 8/10`` rather than ``Epoch 8/8``.
+
+    Parameters
+    ----------
+    epochs : int
+        The last epoch of the run.
+
+    Examples
+    --------
+    >>> from oasisgen.nn.callbacks import RunProgbarLogger
+    >>> RunProgbarLogger(10).run_epochs
+    10
+    """
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.run_epochs = int(epochs)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Set the parameters of ``fit``, with the run's number of epochs."""
+        super().set_params({**params, "epochs": self.run_epochs})

@@ -1,0 +1,41 @@
+"""Inputs that fuzzing showed were let through, or raised the wrong error."""
+
+import numpy as np
+import pytest
+
+from oasisgen import PixelCNNPrior, VQVAE2Estimator
+from oasisgen.estimators._prior import check_codes
+
+from .conftest import TINY_PRIOR, TINY_VQVAE, make_row_codes
+
+
+def test_images_of_zero_pixels_are_rejected():
+    with pytest.raises(ValueError, match="at least 1x1 pixels"):
+        VQVAE2Estimator(**TINY_VQVAE).fit(np.zeros((2, 0, 0), dtype=np.uint8))
+
+
+def test_codes_beyond_int32_are_rejected():
+    with pytest.raises(ValueError, match="below 2\\*\\*31"):
+        check_codes(np.full((1, 2, 2), 2.0**40), caller="test")
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return PixelCNNPrior(**TINY_PRIOR).fit(make_row_codes(16, size=4))
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"n_samples": float("inf")}, "n_samples"),
+        ({"n_samples": "2"}, "n_samples"),
+        ({"n_samples": None}, "n_samples"),
+        ({"temperature": float("inf")}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"top_k": float("nan")}, "top_k"),
+    ],
+    ids=["inf-samples", "str-samples", "no-samples", "inf-temp", "str-temp", "nan-k"],
+)
+def test_sampling_options_are_checked_before_sampling(prior, options, match):
+    with pytest.raises(ValueError, match=match):
+        prior.sample(**{"n_samples": 1, **options})
