@@ -26,11 +26,8 @@ class _CodeCounts(keras.metrics.Metric):
         """Add the codes of one batch to the histogram."""
         flat = tf.reshape(tf.cast(codes, "int32"), (-1,))
         self.counts.assign_add(
-            tf.math.bincount(
-                flat,
-                minlength=self.num_embeddings,
-                maxlength=self.num_embeddings,
-                dtype=self.counts.dtype,
+            tf.math.unsorted_segment_sum(  # not bincount: XLA compiles this
+                tf.ones_like(flat, dtype=self.counts.dtype), flat, self.num_embeddings
             )
         )
 

@@ -168,11 +168,9 @@ class VectorQuantizer(keras.layers.Layer):
 
     def _update_codebook(self, flat: tf.Tensor, flat_codes: tf.Tensor) -> None:
         flat = tf.stop_gradient(tf.cast(flat, self.embeddings.dtype))
-        counts = tf.math.bincount(
-            flat_codes,
-            minlength=self.num_embeddings,
-            maxlength=self.num_embeddings,
-            dtype=flat.dtype,
+        # a segment sum rather than bincount: XLA (jit_compile) compiles it
+        counts = tf.math.unsorted_segment_sum(
+            tf.ones_like(flat_codes, dtype=flat.dtype), flat_codes, self.num_embeddings
         )
         sums = tf.math.unsorted_segment_sum(flat, flat_codes, self.num_embeddings)
         cluster_size = self.decay * self.ema_cluster_size + (1 - self.decay) * counts

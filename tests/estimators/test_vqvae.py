@@ -255,3 +255,9 @@ def test_a_diverging_fit_stops_and_keeps_finite_weights(slices):
         est.fit(slices)
     assert all(np.isfinite(w).all() for w in est.model_.get_weights())
     assert all(np.isfinite(v).all() for v in est.history_.values())
+
+
+def test_training_compiles_with_xla(slices):
+    est = VQVAE2Estimator(**{**TINY_VQVAE, "jit_compile": True}).fit(slices)
+    assert len(est.history_["loss"]) == 1 and np.isfinite(est.history_["loss"][0])
+    assert est.transform(slices).shape == (len(slices), 20)
