@@ -27,18 +27,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from _machine import describe_machine
 
-import oasisgen
 from oasisgen import VQVAE2Estimator
 from oasisgen.datasets import load_sample
 
@@ -221,50 +218,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 {
                     "config": config,
                     "rows": rows,
-                    "machine": _machine(),
+                    "machine": describe_machine(),
                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                 },
                 f,
                 indent=2,
             )
     return rows
-
-
-def _machine() -> dict[str, Any]:
-    """Describe where the figures were taken."""
-    model = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            names = [
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            ]
-        model = names[0] if names else ""
-    threads = {
-        k: os.environ.get(k)
-        for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-    }
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "oasisgen": oasisgen.__version__,
-        "git": _git_describe(),
-        **threads,
-    }
-
-
-def _git_describe() -> str:
-    """Return the commit of the checkout, marked ``-dirty`` if it has edits."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":

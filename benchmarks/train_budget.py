@@ -25,14 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from typing import Any
 
 import numpy as np
+from _machine import describe_machine
 
-import oasisgen
 from oasisgen import VQVAE2Estimator
 from oasisgen.datasets import load_sample
 from oasisgen.metrics import codebook_usage, psnr, ssim
@@ -205,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "test_ssim_curve": run["test_ssim_curve"],
         "n_train": len(X_train),
         "n_test": len(X_test),
-        "machine": _machine(),
+        "machine": describe_machine(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     print(
@@ -229,43 +227,6 @@ def _images_per_second(n_train: int, run: dict[str, Any]) -> float:
     """Training images per second over every epoch after the first."""
     later = run["epoch_seconds"][1:] or run["epoch_seconds"]
     return n_train * len(later) / sum(later)
-
-
-def _machine() -> dict[str, Any]:
-    """Describe where the figures were taken."""
-    model = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            names = [
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            ]
-        model = names[0] if names else ""
-    threads = {
-        k: os.environ.get(k)
-        for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-    }
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "oasisgen": oasisgen.__version__,
-        "git": _git_describe(),
-        **threads,
-    }
-
-
-def _git_describe() -> str:
-    """Return the commit of the checkout, marked ``-dirty`` if it has edits."""
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 if __name__ == "__main__":
