@@ -1,0 +1,226 @@
+"""What the ``oasisgen`` commands share: options, the run directory and the data.
+
+A run directory, written by ``oasisgen train``, holds the model in `MODEL_DIR`,
+the generator in `GENERATOR_DIR`, the training checkpoints in `CHECKPOINT_DIR`
+and the options it was started with in `ARGS_FILE`, beside ``metrics.json``,
+``history.json`` and figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_DIR = "model"
+GENERATOR_DIR = "generator"
+CHECKPOINT_DIR = "checkpoints"
+ARGS_FILE = "args.json"
+
+
+def parse_as(
+    add_parser: Callable[[Any], argparse.ArgumentParser], argv: Sequence[str]
+) -> argparse.Namespace:
+    """Parse ``oasisgen`` arguments with only the command that ``add_parser`` adds.
+
+    The namespace is the one the whole ``oasisgen`` parser would return.
+    """
+    parser = argparse.ArgumentParser(prog="oasisgen")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+def add_data_arguments(
+    parser: argparse.ArgumentParser, image_size_default: int | None = 256
+) -> None:
+    """Add ``--data``, ``--image-size`` and ``--on-error`` to ``parser``."""
+    parser.add_argument(
+        "--data",
+        default="sample",
+        help="'sample' (bundled slices), an OASIS root, a NIfTI file or folder, "
+        "or a folder of images (default: sample)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=image_size_default,
+        help="resize slices to this many pixels a side (a multiple of 8)",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="what to do with an unreadable image or volume: stop before training "
+        "and name it (default), or leave it out and list the files left out",
+    )
+
+
+def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--prior-*`` options, in a group of their own, to ``parser``."""
+    group = parser.add_argument_group("priors")
+    group.add_argument("--prior-epochs", type=int, default=20)
+    group.add_argument("--prior-layers", type=int, default=12)
+    group.add_argument("--prior-channels", type=int, default=128)
+    group.add_argument("--prior-kernel-size", type=int, default=5)
+    group.add_argument("--prior-dropout", type=float, default=0.0)
+    group.add_argument("--prior-learning-rate", type=float, default=3e-4)
+    group.add_argument("--prior-batch-size", type=int, default=32)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the VQ-VAE-2's options (see `estimator_params`) to ``parser``."""
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument(
+        "--num-embeddings",
+        type=int,
+        nargs="+",
+        default=[512],
+        help="codebook size, or the top and bottom sizes",
+    )
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--hidden-channels", type=int, default=128)
+    parser.add_argument("--n-res-blocks", type=int, default=2)
+    parser.add_argument("--n-res-channels", type=int, default=32)
+    parser.add_argument("--commitment-cost", type=float, default=0.25)
+    parser.add_argument("--decay", type=float, default=0.99)
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--validation-fraction", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument(
+        "--distribute", choices=["mirrored", "multi_worker"], default=None
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the `VQVAE2Estimator` parameters given by `add_model_arguments`."""
+    sizes = args.num_embeddings
+    if len(sizes) not in (1, 2):
+        raise SystemExit(
+            f"oasisgen: --num-embeddings takes one size or a top and a bottom size; "
+            f"got {len(sizes)} values {sizes}."
+        )
+    return {
+        "num_embeddings": sizes[0] if len(sizes) == 1 else tuple(sizes),
+        "embedding_dim": args.embedding_dim,
+        "hidden_channels": args.hidden_channels,
+        "n_res_blocks": args.n_res_blocks,
+        "n_res_channels": args.n_res_channels,
+        "commitment_cost": args.commitment_cost,
+        "decay": args.decay,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "validation_fraction": args.validation_fraction,
+        "random_state": args.seed,
+        # a live progress bar on a terminal, one summary line per epoch in logs
+        "verbose": 0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        "jit_compile": args.jit_compile,
+        "distribute": args.distribute,
+    }
+
+
+def prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
+    """Create the run directory ``out``, or empty it of a previous run's files.
+
+    An ``out`` that already holds files is refused unless ``overwrite``.
+    """
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        resume = (
+            f", --resume {out} to continue it" if (out / ARGS_FILE).exists() else ""
+        )
+        raise SystemExit(
+            f"oasisgen: {str(out)!r} already holds files; pass --overwrite to replace "
+            f"the run there{resume}, or choose another --out."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        # est.save replaces the model atomically; stale extras and the previous
+        # run's checkpoints (which a new run must not resume) are removed
+        stale = ("history.json", "metrics.json", "reconstructions.png", "report.html")
+        for name in (*stale, "samples.png", ARGS_FILE):
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / GENERATOR_DIR, ignore_errors=True)
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+    return out
+
+
+def without_checkpoints(estimator: Any) -> None:
+    """Drop the checkpoint settings of a finished model before it is saved.
+
+    A later fit of the saved model then neither resumes nor writes into this run.
+    """
+    estimator.set_params(warm_start=False, checkpoint_dir=None, keep_checkpoints=3)
+
+
+def load_splits(data: str, image_size: Any, on_error: str) -> dict[str, Any]:
+    """Load the splits, printing the files left out under ``--on-error skip``."""
+    from oasisgen import datasets
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        try:
+            splits = datasets.load_splits(
+                data, image_size=image_size, on_error=on_error
+            )
+        except ValueError as error:
+            if on_error != "raise" or "could not read" not in str(error).lower():
+                raise
+            raise ValueError(
+                f"{error} Pass --on-error skip to go on without the files that "
+                "cannot be read."
+            ) from error
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            print(f"oasisgen: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return splits
+
+
+def reconstruction_figures(
+    estimator: Any, test: Any, path: Path | None
+) -> dict[str, float]:
+    """Return the test SSIM and PSNR; with a ``path``, also plot reconstructions."""
+    from oasisgen.metrics import psnr, ssim
+    from oasisgen.plotting import plot_reconstructions
+
+    images = test if isinstance(test, np.ndarray) else test.to_numpy()
+    reconstructions = estimator.reconstruct(images)
+    scores = ssim(images, reconstructions, reduction="none")
+    if path is not None:  # eight slices spread from the lowest to the highest
+        shown = np.linspace(0, len(images) - 1, min(8, len(images))).astype(int)
+        plot_reconstructions(
+            images[shown], reconstructions[shown], scores=scores[shown], path=path
+        )
+    return {
+        "test_ssim": float(np.mean(scores)),
+        "test_psnr": float(psnr(images, reconstructions)),
+    }
+
+
+def describe(images: Any) -> str:
+    """Return how many slices of what size ``images`` holds, for messages."""
+    shape = images.shape[1:3] if isinstance(images, np.ndarray) else images.image_shape
+    return f"{len(images)} slices of {shape[0]}x{shape[1]}"
+
+
+def jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    """Return ``params`` with tuples as lists and paths as strings."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return list(value)
+        return str(value) if isinstance(value, Path) else value
+
+    return {name: plain(value) for name, value in params.items()}

@@ -1,0 +1,170 @@
+"""``oasisgen train-prior``: train the PixelCNN priors of a trained run.
+
+`fit_priors` also serves ``oasisgen train --priors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import oasisgen
+from oasisgen.cli._common import (
+    GENERATOR_DIR,
+    MODEL_DIR,
+    add_data_arguments,
+    add_prior_arguments,
+    describe,
+    load_splits,
+    without_checkpoints,
+)
+
+NAME = "train-prior"
+
+
+def add_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add the ``train-prior`` command to the subcommands of ``oasisgen``.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers`` returned.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser of ``oasisgen train-prior``.
+    """
+    train_prior = subparsers.add_parser(
+        NAME,
+        help="train the top and bottom PixelCNN priors of a trained run",
+    )
+    train_prior.add_argument("run_dir", type=Path, help="a directory written by train")
+    add_data_arguments(train_prior, image_size_default=None)
+    train_prior.set_defaults(data=None)  # the data the run was trained on
+    add_prior_arguments(train_prior)
+    train_prior.add_argument("--seed", type=int, default=0)
+    train_prior.add_argument("--quiet", action="store_true", help="no progress bars")
+    return train_prior
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the PixelCNN priors of a trained run and save the generator.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``oasisgen train-prior`` arguments.
+
+    Returns
+    -------
+    figures : dict
+        Held-out bits per code of both priors and the training time, also merged
+        into ``metrics.json``.
+    """
+    vqvae = oasisgen.load(args.run_dir / MODEL_DIR)
+    metrics_path = args.run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    data = args.data or metrics.get("data", "sample")
+    image_size = args.image_size or vqvae.image_shape_
+    splits = load_splits(data, image_size, args.on_error)
+    figures = fit_priors(args.run_dir, vqvae, splits, args)
+    return figures
+
+
+def fit_priors(
+    run_dir: Path,
+    vqvae: Any,
+    splits: dict[str, Any],
+    args: argparse.Namespace,
+    *,
+    checkpoints: Path | None = None,
+) -> dict[str, Any]:
+    """Train both priors on the codes of ``vqvae`` and save the generator.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run directory; the generator goes to ``run_dir / "generator"`` and
+        the figures are merged into its ``metrics.json``.
+    vqvae : VQVAE2Estimator
+        The run's fitted model.
+    splits : dict
+        The data, as `oasisgen.datasets.load_splits` returns it: the priors
+        train on ``"train"`` and are scored on ``"test"``.
+    args : argparse.Namespace
+        Parsed arguments with the ``--prior-*`` options, ``--seed`` and
+        ``--quiet`` (and ``--keep-checkpoints``, if any).
+    checkpoints : Path, optional
+        Checkpoint the priors into ``top_prior/`` and ``bottom_prior/`` here, and
+        resume from what is there; no checkpoints if None.
+
+    Returns
+    -------
+    figures : dict
+        Held-out bits per code of both priors and the training time.
+    """
+    from oasisgen.estimators import HierarchicalGenerator, PixelCNNPrior
+
+    def prior(level: str) -> Any:
+        return PixelCNNPrior(
+            n_layers=args.prior_layers,
+            channels=args.prior_channels,
+            kernel_size=args.prior_kernel_size,
+            dropout=args.prior_dropout,
+            learning_rate=args.prior_learning_rate,
+            batch_size=args.prior_batch_size,
+            epochs=args.prior_epochs,
+            random_state=args.seed,
+            verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+            warm_start=checkpoints is not None,
+            checkpoint_dir=None if checkpoints is None else checkpoints / level,
+            keep_checkpoints=getattr(args, "keep_checkpoints", 3),
+        )
+
+    generator = HierarchicalGenerator(
+        vqvae=vqvae,
+        top_prior=prior("top_prior"),
+        bottom_prior=prior("bottom_prior"),
+        refit_vqvae=False,
+    )
+    print(f"oasisgen: training the priors on {describe(splits['train'])}")
+    started = time.perf_counter()
+    generator.fit(splits["train"])
+    seconds = time.perf_counter() - started
+    for prior in (generator.top_prior, generator.bottom_prior):
+        without_checkpoints(prior)
+    for prior in (generator.top_prior_, generator.bottom_prior_):
+        without_checkpoints(prior)
+    test_top, test_bottom = vqvae.encode(splits["test"])
+    ln2 = float(np.log(2))
+    figures = {
+        "prior_train_seconds": round(seconds, 2),
+        "top_prior_test_bits_per_code": -generator.top_prior_.score(test_top) / ln2,
+        "bottom_prior_test_bits_per_code": -generator.bottom_prior_.score(
+            test_bottom, test_top
+        )
+        / ln2,
+    }
+    generator.save(run_dir / GENERATOR_DIR, overwrite=True)
+    _merge_metrics(run_dir, figures)
+    print(
+        f"oasisgen: priors trained in {seconds:.0f} s; held-out bits per code: top "
+        f"{figures['top_prior_test_bits_per_code']:.3f}, bottom "
+        f"{figures['bottom_prior_test_bits_per_code']:.3f}"
+    )
+    return figures
+
+
+def _merge_metrics(run_dir: Path, figures: dict[str, Any]) -> None:
+    path = run_dir / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**metrics, **figures}, indent=2))
