@@ -24,6 +24,7 @@ float round-off.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -194,14 +195,14 @@ class Sampler:
     ) -> tuple[int, int]:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-        if int(n_samples) != n_samples or n_samples < 1:
+        if not _whole(n_samples) or n_samples < 1:
             raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0; got {temperature!r}.")
-        if top_k is not None and (int(top_k) != top_k or top_k < 1):
+        if top_k is not None and (not _whole(top_k) or top_k < 1):
             raise ValueError(f"top_k must be None or an int >= 1; got {top_k!r}.")
         shape = tuple(grid_shape)
-        if len(shape) != 2 or any(int(s) != s or s < 1 for s in shape):
+        if len(shape) != 2 or any(not _whole(s) or s < 1 for s in shape):
             raise ValueError(
                 f"grid_shape must be a pair of ints >= 1 (height, width); got "
                 f"{grid_shape!r}."
@@ -426,3 +427,11 @@ def _choose(
     return tf.argmax(
         scaled + tf.cast(noise, scaled.dtype), axis=-1, output_type="int32"
     )
+
+
+def _whole(value: Any) -> bool:
+    """Say whether ``value`` is a finite whole number, such as 3 or 3.0."""
+    try:
+        return math.isfinite(value) and int(value) == value
+    except (TypeError, ValueError):
+        return False

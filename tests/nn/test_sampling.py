@@ -130,6 +130,10 @@ BAD_ARGUMENTS = {
     "negative temperature": ({"temperature": -1}, r"temperature must be > 0; got -1"),
     "zero top_k": ({"top_k": 0}, r"top_k must be None or an int >= 1; got 0"),
     "zero samples": ({"n_samples": 0}, r"n_samples must be an int >= 1; got 0"),
+    "infinite samples": ({"n_samples": np.inf}, r"n_samples must be .*; got inf"),
+    "text samples": ({"n_samples": "2"}, r"n_samples must be .*; got '2'"),
+    "infinite top_k": ({"top_k": float("inf")}, r"top_k must be .*; got inf"),
+    "infinite grid": ({"grid_shape": (4, np.inf)}, r"grid_shape must be .*inf"),
     "bad grid": ({"grid_shape": (4,)}, r"grid_shape must be a pair.*got \(4,\)"),
     "unknown method": ({"method": "slow"}, r"method must be one of.*got 'slow'"),
     "condition to a plain model": (
