@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     if args.resume is not None:
         return _resume(args)
+    if args.distribute == "multi_worker":
+        return _run_multi_worker(args)
     out = prepare_run_dir(args.out, overwrite=args.overwrite)
     _write_args(out, args)
     return _run(out, args)
+
+
+def _run_multi_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Train as one worker of a cluster: the chief into ``--out``, others nowhere.
+
+    The strategy starts before anything else runs TensorFlow; every worker then
+    runs the same steps, the workers other than the chief in a scratch run
+    directory that is removed at the end.
+    """
+    from oasisgen.distribute import is_chief, start_multi_worker
+
+    start_multi_worker()
+    if is_chief():
+        out = prepare_run_dir(args.out, overwrite=args.overwrite)
+        _write_args(out, args)
+        return _run(out, args)
+    with tempfile.TemporaryDirectory(prefix="oasisgen-worker-") as scratch:
+        return _run(Path(scratch), args)
 
 
 def _run(out: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -189,6 +210,12 @@ def _resume(args: argparse.Namespace) -> dict[str, Any]:
             "was it truncated or edited by hand?"
         ) from error
     params.quiet = params.quiet or args.quiet
+    if params.distribute == "multi_worker":
+        raise ValueError(
+            f"The run in {str(run)!r} was trained with --distribute multi_worker, "
+            "which oasisgen train cannot resume: every worker would have to load "
+            "the chief's checkpoints. Start it again with --overwrite."
+        )
     if _finished(run, priors=params.priors):
         metrics = json.loads((run / "metrics.json").read_text())
         print(

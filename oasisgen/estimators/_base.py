@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen.distribute import DISTRIBUTE_OPTIONS, make_strategy, writes_files
 from oasisgen.estimators._checkpoints import (
     CheckpointError,
     TrainingState,
@@ -34,6 +35,7 @@ from oasisgen.estimators._checkpoints import (
     write_checkpoint,
 )
 from oasisgen.estimators._persistence import (
+    discard_writes,
     load_keras_model,
     read_manifest,
     save_directory,
@@ -44,8 +46,6 @@ from oasisgen.estimators._training import (
     TrainingLoopMixin,
     set_random_states,
 )
-
-DISTRIBUTE_OPTIONS = ("mirrored", "multi_worker")
 
 
 class NotFittedModelError(NotFittedError):
@@ -74,36 +74,6 @@ def seed_from(random_state: None | int | np.random.RandomState) -> int | None:
     if isinstance(random_state, int | np.integer):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def make_strategy(distribute: str | None) -> tf.distribute.Strategy:
-    """Return the ``tf.distribute`` strategy named by an estimator's ``distribute``.
-
-    Parameters
-    ----------
-    distribute : {None, "mirrored", "multi_worker"}
-        ``None`` uses the current (default) strategy; ``"mirrored"`` replicates the
-        model on every local GPU (or logical device); ``"multi_worker"`` spans the
-        hosts described by the ``TF_CONFIG`` environment variable.
-
-    Returns
-    -------
-    strategy : tf.distribute.Strategy
-
-    Examples
-    --------
-    >>> make_strategy(None).num_replicas_in_sync
-    1
-    """
-    if distribute is None:
-        return tf.distribute.get_strategy()
-    if distribute == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if distribute == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(
-        f"distribute must be None or one of {DISTRIBUTE_OPTIONS}; got {distribute!r}."
-    )
 
 
 def model_to_bytes(model: keras.Model) -> bytes:
@@ -260,6 +230,13 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         """Write a checkpoint of the whole training state, if ``checkpoint_dir``."""
         if self.checkpoint_dir is None:
             return None
+        if not writes_files(self.distribute):
+            discard_writes(
+                lambda scratch: write_checkpoint(
+                    scratch, self._write_saved, state, keep=None
+                )
+            )
+            return None
         return write_checkpoint(
             self.checkpoint_dir, self._write_saved, state, keep=self.keep_checkpoints
         )
@@ -334,12 +311,14 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         return self._compiled[name]
 
     # -------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path | None:
         """Save the fitted estimator to a directory that never unpickles code.
 
         The directory holds ``model.keras`` and ``estimator.json`` (parameters,
         fitted attributes, library versions). Read it with :func:`oasisgen.load`.
         The save is atomic: a failure leaves any existing ``path`` untouched.
+        Under ``distribute="multi_worker"`` only the chief writes ``path``; the
+        other workers write into a scratch folder that is removed at once.
 
         Parameters
         ----------
@@ -350,8 +329,8 @@ class KerasEstimatorMixin(TrainingLoopMixin):
 
         Returns
         -------
-        path : Path
-            The saved directory.
+        path : Path or None
+            The saved directory; None on a worker other than the chief.
 
         Notes
         -----
@@ -361,6 +340,9 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         and the Keras model with ``safe_mode=True``, so nothing in the files runs.
         """
         check_is_fitted(self)
+        if not writes_files(self.distribute):
+            discard_writes(self._write_saved)
+            return None
         return save_directory(path, self._write_saved, overwrite=overwrite)
 
     def _write_saved(self, folder: Path) -> None:

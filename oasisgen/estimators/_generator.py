@@ -11,8 +11,10 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen.distribute import writes_files
 from oasisgen.estimators._base import seed_from
 from oasisgen.estimators._persistence import (
+    discard_writes,
     load,
     register_estimator,
     save_directory,
@@ -222,7 +224,7 @@ tf.data.Dataset
         return float(np.mean(self.score_samples(X)) / n_codes)
 
     # -------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path | None:
         """Save the three fitted parts to a directory that never unpickles code.
 
         Parameters
@@ -235,8 +237,9 @@ tf.data.Dataset
 
         Returns
         -------
-        path : Path
-            The saved directory.
+        path : Path or None
+            The saved directory; None on a worker other than the chief of a
+            multi-worker run, which writes nothing.
         """
         check_is_fitted(self)
 
@@ -245,6 +248,9 @@ tf.data.Dataset
                 getattr(self, part).save(folder / part.rstrip("_"))
             write_manifest(folder, self, {})
 
+        if not all(writes_files(getattr(self, part).distribute) for part in _PARTS):
+            discard_writes(write)
+            return None
         return save_directory(path, write, overwrite=overwrite)
 
     @classmethod

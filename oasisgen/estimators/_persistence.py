@@ -102,6 +102,21 @@ def save_directory(
     return target
 
 
+def discard_writes(write: Callable[[Path], None]) -> None:
+    """Run ``write`` into a scratch directory that is removed at once.
+
+    What a worker other than the chief of a multi-worker run does instead of
+    saving: it runs the same operations as the chief, whose files are kept.
+
+    Parameters
+    ----------
+    write : callable
+        Writes every file into the directory it is given.
+    """
+    with tempfile.TemporaryDirectory(prefix="oasisgen-worker-") as scratch:
+        write(Path(scratch))
+
+
 def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None:
     """Write ``estimator.json``: class, parameters, fitted attributes, versions."""
     import sklearn

@@ -45,6 +45,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from oasisgen.nn.multi_worker import MultiWorkerLogsMixin
+
 
 def _gate(x: tf.Tensor) -> tf.Tensor:
     """Return ``tanh(a) * sigmoid(b)`` of the two halves of the last axis."""
@@ -282,7 +284,7 @@ class GatedLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="oasisgen")
-class GatedPixelCNN(keras.Model):
+class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     """Gated PixelCNN: an autoregressive prior over integer code maps.
 
     Parameters

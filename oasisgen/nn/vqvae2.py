@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from oasisgen.nn.blocks import decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.multi_worker import reducible_logs
 from oasisgen.nn.quantizer import VectorQuantizer
 
 LEVELS = ("top", "bottom")
@@ -244,12 +245,14 @@ class VQVAE2(keras.Model):
         self.optimizer.apply_gradients(
             zip(tape.gradient(scaled, weights), weights, strict=True)
         )
-        return self._update_metrics(
-            images,
-            reconstruction,
-            reconstruction_loss,
-            commitment_loss,
-            (top_codes, bottom_codes),
+        return reducible_logs(
+            self._update_metrics(
+                images,
+                reconstruction,
+                reconstruction_loss,
+                commitment_loss,
+                (top_codes, bottom_codes),
+            )
         )
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
@@ -258,12 +261,14 @@ class VQVAE2(keras.Model):
         reconstruction, top_codes, bottom_codes = self._forward(images, training=False)
         reconstruction_loss = tf.reduce_mean(tf.square(images - reconstruction))
         commitment_loss = tf.add_n(self.losses)
-        return self._update_metrics(
-            images,
-            reconstruction,
-            reconstruction_loss,
-            commitment_loss,
-            (top_codes, bottom_codes),
+        return reducible_logs(
+            self._update_metrics(
+                images,
+                reconstruction,
+                reconstruction_loss,
+                commitment_loss,
+                (top_codes, bottom_codes),
+            )
         )
 
     def _update_metrics(

@@ -1,0 +1,72 @@
+"""Train a tiny VQ-VAE-2 under a tf.distribute strategy and print what tests check.
+
+``tests/test_distribute.py`` runs it in fresh processes, because TensorFlow sets
+its devices and its multi-worker strategy once per process::
+
+    python -m tests.distributed_training mirrored OUT
+    TF_CONFIG=... python -m tests.distributed_training multi_worker OUT
+
+It prints one line of JSON: the training losses, a digest of the weights, the
+largest difference between the replicas' copies of the codebooks, whether this
+process is the chief, and where ``save`` wrote. Under ``mirrored`` the process
+splits its CPU into two logical devices and also trains on one device, for
+comparison.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+
+def codebook_spread(estimator, strategy) -> float:
+    """Return the largest difference between two replicas' codebook entries."""
+    spread = 0.0
+    for variable in estimator.model_.weights:
+        if "embeddings" not in variable.path:
+            continue
+        replicas = [
+            value.numpy()
+            for value in strategy.experimental_local_results(variable.value)
+        ]
+        spread = max(spread, max(abs(r - replicas[0]).max() for r in replicas))
+    return float(spread)
+
+
+def main(mode: str, out: Path) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    if mode == "mirrored":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
+    from oasisgen import VQVAE2Estimator
+    from oasisgen.distribute import is_chief, make_strategy
+
+    from .estimators.conftest import TINY_VQVAE, make_slices
+
+    X = make_slices(16)
+    params = {**TINY_VQVAE, "epochs": 2}
+    estimator = VQVAE2Estimator(
+        **params, distribute=mode, checkpoint_dir=out / "checkpoints"
+    ).fit(X)
+    weights = np.concatenate([w.ravel() for w in estimator.model_.get_weights()])
+    saved = estimator.save(out / "model")
+    report = {
+        "loss": estimator.history_["loss"],
+        "weights": hashlib.sha256(weights.tobytes()).hexdigest(),
+        "replicas": make_strategy(mode).num_replicas_in_sync,
+        "codebook_spread": codebook_spread(estimator, make_strategy(mode)),
+        "chief": is_chief(),
+        "saved": None if saved is None else str(saved),
+        "codes": estimator.transform(X[:4]).tolist(),
+    }
+    if mode == "mirrored":
+        report["one_device_loss"] = VQVAE2Estimator(**params).fit(X).history_["loss"]
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
