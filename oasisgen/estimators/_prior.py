@@ -307,7 +307,7 @@ width / condition_upsample), optional
         if seed is not None:
             keras.utils.set_random_seed(seed)
         if not going_on:
-            self._initialise(codes, condition)
+            self._initialise(codes, condition, seed)
         else:  # a warm start must stay within the fitted codebooks
             check_codes(codes, caller=name, num_embeddings=self.num_embeddings_)
         train, validation = self._split(codes, condition, seed)
@@ -347,7 +347,9 @@ width / condition_upsample), optional
     def _fitted_data(self) -> str:
         return _describe(self.grid_shape_, self.condition_num_embeddings_ is not None)
 
-    def _initialise(self, codes: np.ndarray, condition: np.ndarray | None) -> None:
+    def _initialise(
+        self, codes: np.ndarray, condition: np.ndarray | None, seed: int | None
+    ) -> None:
         self.num_embeddings_ = int(self.num_embeddings or max(codes.max() + 1, 2))
         self.condition_num_embeddings_ = (
             None
@@ -365,6 +367,7 @@ width / condition_upsample), optional
                 condition_num_embeddings=self.condition_num_embeddings_,
                 condition_upsample=self.condition_upsample,
                 condition_channels=self.condition_channels,
+                seed=seed,
             )
             model.build(None)
             model.compile(

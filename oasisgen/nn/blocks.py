@@ -11,6 +11,8 @@ from typing import Any
 
 import keras
 
+from oasisgen.nn.seeds import LayerSeeds
+
 
 @keras.saving.register_keras_serializable(package="oasisgen")
 class ResidualStack(keras.layers.Layer):
@@ -24,6 +26,8 @@ class ResidualStack(keras.layers.Layer):
         Number of residual blocks.
     n_res_channels : int
         Channels inside each block.
+    seed : int, optional
+        Seed of the initial weights.
     **kwargs
         Passed to :class:`keras.layers.Layer`.
 
@@ -37,16 +41,31 @@ class ResidualStack(keras.layers.Layer):
     """
 
     def __init__(
-        self, channels: int, n_res_blocks: int, n_res_channels: int, **kwargs: Any
+        self,
+        channels: int,
+        n_res_blocks: int,
+        n_res_channels: int,
+        seed: int | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.channels = int(channels)
         self.n_res_blocks = int(n_res_blocks)
         self.n_res_channels = int(n_res_channels)
+        self.seed = seed
+        seeds = LayerSeeds(seed)
         self.blocks = [
             [
-                keras.layers.Conv2D(n_res_channels, 3, padding="same", name=f"{i}_3x3"),
-                keras.layers.Conv2D(channels, 1, name=f"{i}_1x1"),
+                keras.layers.Conv2D(
+                    n_res_channels,
+                    3,
+                    padding="same",
+                    kernel_initializer=seeds.glorot(),
+                    name=f"{i}_3x3",
+                ),
+                keras.layers.Conv2D(
+                    channels, 1, kernel_initializer=seeds.glorot(), name=f"{i}_1x1"
+                ),
             ]
             for i in range(self.n_res_blocks)
         ]
@@ -76,6 +95,7 @@ class ResidualStack(keras.layers.Layer):
             channels=self.channels,
             n_res_blocks=self.n_res_blocks,
             n_res_channels=self.n_res_channels,
+            seed=self.seed,
         )
         return config
 
@@ -86,6 +106,7 @@ def encoder(
     n_res_blocks: int,
     n_res_channels: int,
     name: str,
+    seed: int | None = None,
 ) -> keras.Sequential:
     """Return an encoder that divides height and width by ``downsample`` (2 or 4).
 
@@ -99,6 +120,8 @@ def encoder(
         Shape of the final residual stack.
     name : str
         Name of the returned model.
+    seed : int, optional
+        Seed of the initial weights.
 
     Returns
     -------
@@ -112,22 +135,26 @@ def encoder(
     >>> tuple(enc(np.zeros((1, 32, 32, 1), dtype="float32")).shape)
     (1, 8, 8, 16)
     """
+    if downsample not in (2, 4):
+        raise ValueError(f"downsample must be 2 or 4; got {downsample!r}.")
+    seeds = LayerSeeds(seed)
+    strided = [channels // 2, channels][: downsample // 2]
     layers: list[keras.layers.Layer] = [
         keras.layers.Conv2D(
-            channels // 2, 4, strides=2, padding="same", activation="relu"
+            filters,
+            4,
+            strides=2,
+            padding="same",
+            activation="relu",
+            kernel_initializer=seeds.glorot(),
         )
+        for filters in strided
     ]
-    if downsample == 4:
-        layers.append(
-            keras.layers.Conv2D(
-                channels, 4, strides=2, padding="same", activation="relu"
-            )
-        )
-    elif downsample != 2:
-        raise ValueError(f"downsample must be 2 or 4; got {downsample!r}.")
     layers += [
-        keras.layers.Conv2D(channels, 3, padding="same"),
-        ResidualStack(channels, n_res_blocks, n_res_channels),
+        keras.layers.Conv2D(
+            channels, 3, padding="same", kernel_initializer=seeds.glorot()
+        ),
+        ResidualStack(channels, n_res_blocks, n_res_channels, seed=seeds()),
     ]
     return keras.Sequential(layers, name=name)
 
@@ -139,6 +166,7 @@ def decoder(
     n_res_blocks: int,
     n_res_channels: int,
     name: str,
+    seed: int | None = None,
 ) -> keras.Sequential:
     """Return a decoder that multiplies height and width by ``upsample`` (2 or 4).
 
@@ -154,6 +182,8 @@ def decoder(
         Shape of the residual stack.
     name : str
         Name of the returned model.
+    seed : int, optional
+        Seed of the initial weights.
 
     Returns
     -------
@@ -167,19 +197,33 @@ def decoder(
     >>> tuple(dec(np.zeros((1, 8, 8, 4), dtype="float32")).shape)
     (1, 32, 32, 1)
     """
+    if upsample not in (2, 4):
+        raise ValueError(f"upsample must be 2 or 4; got {upsample!r}.")
+    seeds = LayerSeeds(seed)
     layers: list[keras.layers.Layer] = [
-        keras.layers.Conv2D(channels, 3, padding="same"),
-        ResidualStack(channels, n_res_blocks, n_res_channels),
+        keras.layers.Conv2D(
+            channels, 3, padding="same", kernel_initializer=seeds.glorot()
+        ),
+        ResidualStack(channels, n_res_blocks, n_res_channels, seed=seeds()),
     ]
     if upsample == 4:
         layers.append(
             keras.layers.Conv2DTranspose(
-                channels // 2, 4, strides=2, padding="same", activation="relu"
+                channels // 2,
+                4,
+                strides=2,
+                padding="same",
+                activation="relu",
+                kernel_initializer=seeds.glorot(),
             )
         )
-    elif upsample != 2:
-        raise ValueError(f"upsample must be 2 or 4; got {upsample!r}.")
     layers.append(
-        keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same")
+        keras.layers.Conv2DTranspose(
+            out_channels,
+            4,
+            strides=2,
+            padding="same",
+            kernel_initializer=seeds.glorot(),
+        )
     )
     return keras.Sequential(layers, name=name)

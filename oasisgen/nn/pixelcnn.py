@@ -46,6 +46,7 @@ import keras
 import tensorflow as tf
 
 from oasisgen.nn.multi_worker import MultiWorkerLogsMixin
+from oasisgen.nn.seeds import LayerSeeds
 
 
 def _gate(x: tf.Tensor) -> tf.Tensor:
@@ -86,6 +87,8 @@ class GatedLayer(keras.layers.Layer):
         Whether this is the last layer of the network, whose only output is the
         skip: it has no vertical gate and no residual projection, so it holds no
         weights that would get no gradient.
+    seed : int, optional
+        Seed of the initial weights and of the dropout.
     **kwargs
         Passed to :class:`keras.layers.Layer`.
 
@@ -114,6 +117,7 @@ class GatedLayer(keras.layers.Layer):
         dropout: float = 0.0,
         condition_channels: int | None = None,
         last: bool = False,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -128,13 +132,20 @@ class GatedLayer(keras.layers.Layer):
             None if condition_channels is None else int(condition_channels)
         )
         self.last = bool(last)
+        self.seed = seed
         half, gates = self.kernel_size // 2, 2 * self.channels
-        conv = keras.layers.Conv2D
+        seeds = LayerSeeds(seed)
+
+        def conv(filters: int, kernel: Any, name: str) -> keras.layers.Conv2D:
+            return keras.layers.Conv2D(
+                filters, kernel, kernel_initializer=seeds.glorot(), name=name
+            )
+
         self.vertical_conv = conv(gates, (half + 1, self.kernel_size), name="vertical")
         self.horizontal_conv = conv(gates, (1, half + 1), name="horizontal")
         self.link = conv(gates, 1, name="link")
         self.skip = conv(self.channels, 1, name="skip")
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, seed=seeds())
         if not self.last:
             self.residual = conv(self.channels, 1, name="residual")
         if self.condition_channels is not None:
@@ -279,6 +290,7 @@ class GatedLayer(keras.layers.Layer):
             dropout=self.dropout,
             condition_channels=self.condition_channels,
             last=self.last,
+            seed=self.seed,
         )
         return config
 
@@ -305,6 +317,8 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         Integer factor from the condition grid to the grid of the codes.
     condition_channels : int, default=64
         Channels of the conditioning network.
+    seed : int, optional
+        Seed of the initial weights and of the dropout.
     **kwargs
         Passed to :class:`keras.Model`.
 
@@ -356,6 +370,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         condition_num_embeddings: int | None = None,
         condition_upsample: int = 2,
         condition_channels: int = 64,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -376,9 +391,14 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         )
         self.condition_upsample = int(condition_upsample)
         self.condition_channels = int(condition_channels)
+        self.seed = seed
 
+        seeds = LayerSeeds(seed)
         self.embedding = keras.layers.Embedding(
-            self.num_embeddings, self.channels, name="embedding"
+            self.num_embeddings,
+            self.channels,
+            embeddings_initializer=seeds.uniform(),
+            name="embedding",
         )
         self.gated_layers = [
             GatedLayer(
@@ -390,17 +410,23 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 if self.conditional
                 else None,
                 last=i == self.n_layers,
+                seed=seeds(),
                 name=f"gated_{i}",
             )
             for i in range(self.n_layers + 1)
         ]
-        self.head_hidden = keras.layers.Conv2D(self.channels, 1, name="head_hidden")
-        self.head_logits = keras.layers.Conv2D(self.num_embeddings, 1, name="logits")
+        self.head_hidden = keras.layers.Conv2D(
+            self.channels, 1, kernel_initializer=seeds.glorot(), name="head_hidden"
+        )
+        self.head_logits = keras.layers.Conv2D(
+            self.num_embeddings, 1, kernel_initializer=seeds.glorot(), name="logits"
+        )
         if self.conditional:
             self.condition_network = _condition_network(
                 self.condition_num_embeddings,
                 self.condition_channels,
                 self.condition_upsample,
+                LayerSeeds(seeds()),
             )
 
     @property
@@ -532,20 +558,33 @@ w // condition_upsample), optional
             condition_num_embeddings=self.condition_num_embeddings,
             condition_upsample=self.condition_upsample,
             condition_channels=self.condition_channels,
+            seed=self.seed,
         )
         return config
 
 
 def _condition_network(
-    num_embeddings: int, channels: int, upsample: int
+    num_embeddings: int, channels: int, upsample: int, seeds: LayerSeeds
 ) -> keras.Sequential:
     """Return the network from condition codes to features on the finer grid."""
+
+    def conv() -> keras.layers.Conv2D:
+        return keras.layers.Conv2D(
+            channels,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer=seeds.glorot(),
+        )
+
     return keras.Sequential(
         [
-            keras.layers.Embedding(num_embeddings, channels),
-            keras.layers.Conv2D(channels, 3, padding="same", activation="relu"),
+            keras.layers.Embedding(
+                num_embeddings, channels, embeddings_initializer=seeds.uniform()
+            ),
+            conv(),
             keras.layers.UpSampling2D(upsample, interpolation="nearest"),
-            keras.layers.Conv2D(channels, 3, padding="same", activation="relu"),
+            conv(),
         ],
         name="condition_network",
     )

@@ -95,7 +95,10 @@ class VectorQuantizer(keras.layers.Layer):
         shape = (self.num_embeddings, self.embedding_dim)
         state = {"trainable": False, "aggregation": "mean"}
         self.embeddings = self.add_weight(
-            shape=shape, initializer="glorot_uniform", name="embeddings", **state
+            shape=shape,
+            initializer=keras.initializers.GlorotUniform(seed=self.seed),
+            name="embeddings",
+            **state,
         )
         # Cluster sizes start at one, not zero, so the first updates are not
         # dominated by the smoothing; the sums start equal to the codebook.

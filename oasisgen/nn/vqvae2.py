@@ -24,6 +24,7 @@ from oasisgen.nn.blocks import decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
 from oasisgen.nn.multi_worker import reducible_logs
 from oasisgen.nn.quantizer import VectorQuantizer
+from oasisgen.nn.seeds import LayerSeeds
 
 LEVELS = ("top", "bottom")
 
@@ -123,15 +124,29 @@ class VQVAE2(keras.Model):
 
         res = (self.n_res_blocks, self.n_res_channels)
         hidden, dim = self.hidden_channels, self.embedding_dim
-        self.bottom_encoder = encoder(hidden, 4, *res, name="bottom_encoder")
-        self.top_encoder = encoder(hidden, 2, *res, name="top_encoder")
-        self.top_projection = keras.layers.Conv2D(dim, 1, name="top_projection")
-        self.top_decoder = decoder(hidden, dim, 2, *res, name="top_decoder")
-        self.bottom_projection = keras.layers.Conv2D(dim, 1, name="bottom_projection")
-        self.top_upsample = keras.layers.Conv2DTranspose(
-            dim, 4, strides=2, padding="same", name="top_upsample"
+        seeds = LayerSeeds(seed)
+        self.bottom_encoder = encoder(
+            hidden, 4, *res, name="bottom_encoder", seed=seeds()
         )
-        self.decoder = decoder(hidden, 1, 4, *res, name="decoder")
+        self.top_encoder = encoder(hidden, 2, *res, name="top_encoder", seed=seeds())
+        self.top_projection = keras.layers.Conv2D(
+            dim, 1, kernel_initializer=seeds.glorot(), name="top_projection"
+        )
+        self.top_decoder = decoder(
+            hidden, dim, 2, *res, name="top_decoder", seed=seeds()
+        )
+        self.bottom_projection = keras.layers.Conv2D(
+            dim, 1, kernel_initializer=seeds.glorot(), name="bottom_projection"
+        )
+        self.top_upsample = keras.layers.Conv2DTranspose(
+            dim,
+            4,
+            strides=2,
+            padding="same",
+            kernel_initializer=seeds.glorot(),
+            name="top_upsample",
+        )
+        self.decoder = decoder(hidden, 1, 4, *res, name="decoder", seed=seeds())
         quantizer_seeds = (None, None) if seed is None else (seed, seed + 1)
         self.top_quantizer, self.bottom_quantizer = (
             VectorQuantizer(
