@@ -124,3 +124,72 @@ def test_report_writes_an_html_page(run_dir):
     assert main(["report", str(run_dir)]) == 0
     page = (run_dir / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
+
+
+SEARCH = """
+estimator = "VQVAE2Estimator"
+cv = 2
+[data]
+source = "sample"
+image_size = 16
+max_slices = 8
+[params]
+embedding_dim = 4
+hidden_channels = 8
+n_res_blocks = 1
+n_res_channels = 4
+epochs = 1
+[grid]
+num_embeddings = [[8, 16]]
+"""
+
+
+def test_search_writes_the_results_and_the_best_model(tmp_path, capsys):
+    (tmp_path / "search.toml").write_text(SEARCH)
+    out = tmp_path / "search"
+    argv = ["search", str(tmp_path / "search.toml"), "--out", str(out)]
+    assert main([*argv, "--n-jobs", "1", "--quiet"]) == 0
+    assert "oasisgen: best score" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {
+        "cv_results.csv",
+        "best_model",
+        "search.json",
+    }
+    assert oasisgen.load(out / "best_model").n_top_codes_ == 8
+
+
+@pytest.mark.parametrize(
+    "text, argv, status, message",
+    [
+        (
+            SEARCH.replace("epochs = 1", "epoks = 1"),
+            [],
+            2,
+            "'epoks'",
+        ),
+        (
+            SEARCH,
+            ["--scheduler", "tcp://127.0.0.1:{port}", "--timeout", "1"],
+            1,
+            "127.0.0.1:{port}",
+        ),
+    ],
+    ids=["unknown-parameter", "unreachable-scheduler"],
+)
+def test_search_errors_name_the_problem_and_write_nothing(
+    tmp_path, capsys, text, argv, status, message
+):
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    (tmp_path / "search.toml").write_text(text)
+    out = tmp_path / "search"
+    argv = [arg.format(port=port) for arg in argv]
+    argv = ["search", str(tmp_path / "search.toml"), "--out", str(out), *argv]
+    assert main(argv) == status
+    error = capsys.readouterr().err
+    assert error.startswith("oasisgen search: error:")
+    assert message.format(port=port) in error
+    assert not out.exists()

@@ -1,4 +1,4 @@
-"""The ``oasisgen`` command: train, train-prior, sample, evaluate, report and demo.
+"""The ``oasisgen`` command: train, train-prior, sample, evaluate, report, demo, search.
 
 A thin layer: it parses arguments, calls the public API and writes files. Run
 ``oasisgen COMMAND --help`` for the options of each command.
@@ -16,11 +16,11 @@ import sys
 from collections.abc import Sequence
 
 import oasisgen
-from oasisgen.cli import demo, evaluate, report, sample, train, train_prior
+from oasisgen.cli import demo, evaluate, report, sample, search, train, train_prior
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (train, train_prior, sample, evaluate, report, demo)
+COMMANDS = (train, train_prior, sample, evaluate, report, demo, search)
 INTERRUPTED = 130  # the exit status of a process stopped by SIGINT
 
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError, ValueError, TypeError) as error:
         print(f"oasisgen {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except FloatingPointError as error:
+    except (FloatingPointError, ConnectionError, TimeoutError) as error:
         print(f"oasisgen {args.command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupted:

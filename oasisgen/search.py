@@ -1,0 +1,837 @@
+"""Grid searches described in a small TOML file, run locally or on a Dask cluster.
+
+A search file names the estimator, its fixed parameters, the grid to search, the
+cross-validation and the data::
+
+    estimator = "VQVAE2Estimator"   # or "HierarchicalGenerator"
+    cv = 3                          # folds
+    random_state = 0                # seeds every random_state not set below
+
+    [data]
+    source = "sample"               # or an OASIS root, NIfTI files, a folder of images
+    split = "train"
+    image_size = 32
+
+    [params]                        # the same for every candidate
+    epochs = 2
+
+    [grid]                          # a list of values for each parameter searched
+    num_embeddings = [[16, 32], [32, 64]]
+    learning_rate = [3e-4, 1e-3]
+
+Nested parameters of :class:`~oasisgen.HierarchicalGenerator` are written as in
+scikit-learn (``top_prior__n_layers = [4, 8]``) or as tables
+(``[params.vqvae]``). Several grids are written as an array of tables
+(``[[grid]]``). Candidates are scored with the estimator's own ``score`` (mean
+SSIM for :class:`~oasisgen.VQVAE2Estimator`, log-likelihood per code for
+:class:`~oasisgen.HierarchicalGenerator`).
+
+:func:`read_search_file` reads and checks the file; :func:`run_search` runs it
+with joblib's loky backend or on Dask, and writes the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import difflib
+import json
+import math
+import os
+import time
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DataSpec", "SearchSpec", "read_search_file", "run_search"]
+
+ESTIMATORS = ("VQVAE2Estimator", "HierarchicalGenerator")
+BACKENDS = ("loky", "dask")
+SPLITS = ("train", "validate", "test")
+RESULTS_FILE = "cv_results.csv"
+SUMMARY_FILE = "search.json"
+BEST_MODEL_DIR = "best_model"
+
+_TOP_KEYS = ("estimator", "cv", "random_state", "error_score", "data", "params", "grid")
+_DATA_KEYS = ("source", "split", "image_size", "max_slices", "on_error")
+# set by HierarchicalGenerator.fit from the VQ-VAE-2, so a value would be ignored
+_DERIVED = {
+    "top_prior__num_embeddings": "the top codebook size of the VQ-VAE-2",
+    "bottom_prior__num_embeddings": "the bottom codebook size of the VQ-VAE-2",
+    "bottom_prior__condition_num_embeddings": "the top codebook size of the VQ-VAE-2",
+    "bottom_prior__condition_upsample": "the VQ-VAE-2 (always 2)",
+}
+# every candidate would write into the same folder
+_SHARED_FOLDERS = ("checkpoint_dir",)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the images of a search come from (the ``[data]`` table).
+
+    Parameters
+    ----------
+    source : str, default="sample"
+        ``"sample"`` for the bundled slices, or a path (relative paths are read
+        from the search file's folder): an OASIS root folder, a NIfTI file or a
+        folder of them, or a folder of images. See
+        :func:`oasisgen.datasets.load_splits`.
+    split : {"train", "validate", "test"}, default="train"
+        Which split of the source to search on.
+    image_size : int or tuple of (int, int), optional
+        Resize every slice; the loader's default size when omitted.
+    max_slices : int, optional
+        Keep this many slices, evenly spaced through the split, for a quick
+        search.
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with files that cannot be read.
+
+    Examples
+    --------
+    >>> from oasisgen.search import DataSpec
+    >>> DataSpec("sample", image_size=16, max_slices=20).load().shape
+    (20, 16, 16, 1)
+    """
+
+    source: str = "sample"
+    split: str = "train"
+    image_size: int | tuple[int, int] | None = None
+    max_slices: int | None = None
+    on_error: str = "raise"
+
+    def load(self) -> np.ndarray:
+        """Load the images of the split.
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, height, width, 1), dtype float32
+
+        Raises
+        ------
+        ValueError
+            If the source has no such split, or a file cannot be read.
+        """
+        from oasisgen.datasets import load_splits
+
+        splits = load_splits(
+            self.source, image_size=self.image_size, on_error=self.on_error
+        )
+        images = splits[self.split]
+        if images is None:
+            present = [name for name in SPLITS if splits[name] is not None]
+            raise ValueError(
+                f"The data source {self.source!r} has no {self.split!r} split; "
+                f"choose split = one of {present} in [data]."
+            )
+        images = np.asarray(images)
+        if self.max_slices is not None and self.max_slices < len(images):
+            keep = np.linspace(0, len(images) - 1, self.max_slices).round()
+            images = images[keep.astype(int)]
+        return images
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A checked grid search: what :func:`read_search_file` returns.
+
+    Parameters
+    ----------
+    estimator : {"VQVAE2Estimator", "HierarchicalGenerator"}
+        The estimator to search.
+    grid : list of dict
+        One or more parameter grids, as for
+        :class:`sklearn.model_selection.GridSearchCV`.
+    params : dict, default={}
+        Parameters shared by every candidate.
+    cv : int, default=3
+        Number of cross-validation folds (``KFold`` without shuffling).
+    random_state : int, default=0
+        Seed of every ``random_state`` parameter that ``params`` and ``grid``
+        leave unset.
+    error_score : "raise" or float, default="raise"
+        What a candidate that fails to fit scores: raise the error, or this
+        value (``nan`` in TOML).
+    data : DataSpec, default=DataSpec()
+        The images to search on.
+    path : Path, optional
+        The file the search was read from, for messages.
+
+    Attributes
+    ----------
+    n_candidates : int
+        Number of parameter combinations in the grid.
+
+    Examples
+    --------
+    >>> from oasisgen.search import SearchSpec
+    >>> spec = SearchSpec(
+    ...     "VQVAE2Estimator", grid=[{"num_embeddings": [8, 16]}], params={"epochs": 1}
+    ... )
+    >>> spec.n_candidates
+    2
+    >>> est = spec.make_estimator()
+    >>> est.epochs, est.random_state
+    (1, 0)
+    """
+
+    estimator: str
+    grid: list[dict[str, list[Any]]]
+    params: dict[str, Any] = field(default_factory=dict)
+    cv: int = 3
+    random_state: int = 0
+    error_score: str | float = "raise"
+    data: DataSpec = field(default_factory=DataSpec)
+    path: Path | None = None
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of parameter combinations in the grid."""
+        from sklearn.model_selection import ParameterGrid
+
+        return len(ParameterGrid(self.grid))
+
+    def make_estimator(self) -> Any:
+        """Return the unfitted estimator with ``params`` and the seeds set.
+
+        Returns
+        -------
+        estimator : VQVAE2Estimator or HierarchicalGenerator
+        """
+        estimator = _base_estimator(self.estimator)
+        searched = {name for grid in self.grid for name in grid}
+        seeds = {
+            name: self.random_state
+            for name in estimator.get_params(deep=True)
+            if name.split("__")[-1] == "random_state"
+            and name not in self.params
+            and name not in searched
+        }
+        return estimator.set_params(**seeds, **self.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the search as JSON-ready data, in the layout of the file.
+
+        Returns
+        -------
+        spec : dict
+        """
+        data = {k: v for k, v in asdict(self.data).items() if v is not None}
+        return _jsonable(
+            {
+                "estimator": self.estimator,
+                "cv": self.cv,
+                "random_state": self.random_state,
+                "error_score": self.error_score,
+                "data": data,
+                "params": self.params,
+                "grid": self.grid,
+                "path": None if self.path is None else str(self.path),
+            }
+        )
+
+
+# --------------------------------------------------------------------- reading
+def read_search_file(path: str | os.PathLike) -> SearchSpec:
+    """Read and check a search file (TOML).
+
+    Every name is checked against the estimator's parameters
+    (``get_params(deep=True)``) and every candidate's values against its
+    parameter constraints, so mistakes show up before anything is trained.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The TOML file; its layout is in :mod:`oasisgen.search`.
+
+    Returns
+    -------
+    spec : SearchSpec
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file, or the data source it names, does not exist.
+    ValueError
+        If the file is not TOML, or names an unknown key, estimator or
+        parameter, or a parameter value is out of range; the message names the
+        file, the value and the valid choices.
+    TypeError
+        If a value has the wrong type, such as a grid entry that is not a list.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from oasisgen.search import read_search_file
+    >>> text = '''
+    ... estimator = "VQVAE2Estimator"
+    ... cv = 2
+    ... [data]
+    ... image_size = 16
+    ... [params]
+    ... epochs = 1
+    ... [grid]
+    ... num_embeddings = [8, [8, 16]]
+    ... '''
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     file = pathlib.Path(tmp) / "search.toml"
+    ...     _ = file.write_text(text)
+    ...     spec = read_search_file(file)
+    >>> spec.grid, spec.n_candidates, spec.data.image_size
+    ([{'num_embeddings': [8, (8, 16)]}], 2, 16)
+
+    A misspelt parameter is named, with the file and the closest valid name:
+
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     file = pathlib.Path(tmp) / "search.toml"
+    ...     _ = file.write_text(text.replace("num_embeddings", "num_embedding"))
+    ...     read_search_file(file)
+    Traceback (most recent call last):
+    ...
+    ValueError: ...search.toml: [grid] names the parameter 'num_embedding', which \
+VQVAE2Estimator does not have. Did you mean 'num_embeddings'? ...
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"No search file at {str(file)!r}. Write one as described in "
+            "oasisgen.search (estimator, [data], [params], [grid])."
+        )
+    try:
+        config = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{str(file)!r} is not a valid TOML file: {error}.") from None
+    return _parse(config, file)
+
+
+def _parse(config: Mapping[str, Any], file: Path) -> SearchSpec:
+    where = str(file)
+    _check_keys(config, _TOP_KEYS, where=f"{where}:", what="top-level key")
+    name = config.get("estimator")
+    if name not in ESTIMATORS:
+        hint = ""
+        if name == "PixelCNNPrior":
+            hint = (
+                " A PixelCNNPrior is fitted on code maps, not images: search its "
+                "parameters through HierarchicalGenerator (top_prior__n_layers...)."
+            )
+        raise ValueError(
+            f"{where}: estimator = {name!r} is not one the search can run; "
+            f"choose one of {', '.join(map(repr, ESTIMATORS))}.{hint}"
+        )
+    cv = _integer(config.get("cv", 3), "cv", where, minimum=2)
+    seed = _integer(config.get("random_state", 0), "random_state", where, minimum=0)
+    error_score = config.get("error_score", "raise")
+    if error_score != "raise" and (
+        isinstance(error_score, bool) or not isinstance(error_score, Real)
+    ):
+        raise TypeError(
+            f'{where}: error_score must be "raise" or a number (such as nan); '
+            f"got {error_score!r}."
+        )
+    data = _parse_data(config.get("data", {}), file)
+    known = _base_estimator(name).get_params(deep=True)
+    params = _flatten(_table(config.get("params", {}), "[params]", where))
+    grids = _parse_grids(config.get("grid"), where)
+    for section, names in [("[params]", params), *(("[grid]", g) for g in grids)]:
+        for parameter in names:
+            _check_parameter(parameter, section, name, known, where)
+    for grid in grids:
+        both = sorted(set(grid) & set(params))
+        if both:
+            raise ValueError(
+                f"{where}: {', '.join(map(repr, both))} is both fixed in [params] "
+                "and searched in [grid]; keep it in one of them."
+            )
+    spec = SearchSpec(
+        estimator=name,
+        grid=grids,
+        params={key: _from_toml(value) for key, value in params.items()},
+        cv=cv,
+        random_state=seed,
+        error_score=float(error_score) if error_score != "raise" else "raise",
+        data=data,
+        path=file,
+    )
+    _check_values(spec, where)
+    return spec
+
+
+def _check_keys(
+    table: Mapping[str, Any], allowed: tuple[str, ...], *, where: str, what: str
+) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ValueError(
+                f"{where} unknown {what} {key!r}{_did_you_mean(key, allowed)} "
+                f"Valid ones: {', '.join(allowed)}."
+            )
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f". Did you mean {close[0]!r}?" if close else "."
+
+
+def _integer(value: Any, name: str, where: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{where}: {name} must be an integer; got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{where}: {name} must be at least {minimum}; got {value}.")
+    return int(value)
+
+
+def _table(value: Any, section: str, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"{where}: {section} must be a table of name = value pairs; got {value!r}."
+        )
+    return value
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Turn nested tables (``[params.vqvae]``) into ``vqvae__name`` keys."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}__"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _parse_grids(value: Any, where: str) -> list[dict[str, list[Any]]]:
+    if value is None:
+        raise ValueError(
+            f"{where}: no [grid] table; add one with a list of values for each "
+            "parameter to search, such as num_embeddings = [256, 512]."
+        )
+    tables = value if isinstance(value, list) else [value]
+    grids = []
+    for table in tables:
+        grid = _flatten(_table(table, "[grid]", where))
+        if not grid:
+            raise ValueError(f"{where}: [grid] is empty; name at least one parameter.")
+        for name, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise TypeError(
+                    f"{where}: [grid] {name} must be a non-empty list of values, "
+                    f"such as {name} = [a, b]; got {values!r}. Put a single "
+                    "value in [params] instead."
+                )
+        grids.append({k: [_from_toml(v) for v in vs] for k, vs in grid.items()})
+    return grids
+
+
+def _from_toml(value: Any) -> Any:
+    """TOML arrays become tuples: parameters such as (top, bottom) pairs."""
+    if isinstance(value, list):
+        return tuple(_from_toml(v) for v in value)
+    return value
+
+
+def _check_parameter(
+    name: str, section: str, estimator: str, known: Mapping[str, Any], where: str
+) -> None:
+    if name not in known:
+        choices = sorted(k for k in known if not _is_estimator(known[k]))
+        raise ValueError(
+            f"{where}: {section} names the parameter {name!r}, which {estimator} "
+            f"does not have{_did_you_mean(name, choices)} Valid parameters: "
+            f"{', '.join(choices)}."
+        )
+    if estimator == "HierarchicalGenerator" and name in _DERIVED:
+        raise ValueError(
+            f"{where}: {section} sets {name!r}, but HierarchicalGenerator sets it "
+            f"from {_DERIVED[name]}; remove it."
+        )
+    if name.split("__")[-1] in _SHARED_FOLDERS:
+        raise ValueError(
+            f"{where}: {section} sets {name!r}, but every candidate of a search "
+            "would write into the same folder; remove it."
+        )
+
+
+def _is_estimator(value: Any) -> bool:
+    return hasattr(value, "get_params")
+
+
+def _check_values(spec: SearchSpec, where: str) -> None:
+    """Check every candidate's values against the parameter constraints."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    base = spec.make_estimator()
+    for candidate in ParameterGrid(spec.grid):
+        estimator = clone(base).set_params(**candidate)
+        parts = [estimator, *(v for v in vars(estimator).values() if _is_estimator(v))]
+        for part in parts:
+            try:
+                part._validate_params()
+            except (ValueError, TypeError) as error:
+                raise type(error)(
+                    f"{where}: {error} (in the candidate {candidate})"
+                ) from None
+
+
+def _parse_data(value: Any, file: Path) -> DataSpec:
+    where = str(file)
+    table = _table(value, "[data]", where)
+    _check_keys(table, _DATA_KEYS, where=f"{where}: [data] has an", what="key")
+    source = table.get("source", "sample")
+    if not isinstance(source, str) or not source:
+        raise TypeError(
+            f'{where}: [data] source must be "sample" or a path; got {source!r}.'
+        )
+    if source != "sample":
+        resolved = (file.parent / source).resolve()
+        if not resolved.exists():
+            raise FileNotFoundError(
+                f"{where}: [data] source = {source!r} does not exist (looked for "
+                f'{str(resolved)!r}). Use "sample", an OASIS root folder, a NIfTI '
+                "file or folder, or a folder of images; relative paths start at "
+                "the search file's folder."
+            )
+        source = str(resolved)
+    split = table.get("split", "train")
+    if split not in SPLITS:
+        raise ValueError(
+            f"{where}: [data] split = {split!r}; choose one of "
+            f"{', '.join(map(repr, SPLITS))}."
+        )
+    size = table.get("image_size")
+    if isinstance(size, list) and len(size) == 2:
+        size = tuple(_integer(s, "[data] image_size", where, minimum=1) for s in size)
+    elif size is not None:
+        size = _integer(size, "[data] image_size", where, minimum=1)
+    max_slices = table.get("max_slices")
+    if max_slices is not None:
+        max_slices = _integer(max_slices, "[data] max_slices", where, minimum=1)
+    on_error = table.get("on_error", "raise")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(
+            f"{where}: [data] on_error = {on_error!r}; choose 'raise' or 'skip'."
+        )
+    return DataSpec(source, split, size, max_slices, on_error)
+
+
+def _base_estimator(name: str) -> Any:
+    """Return a default estimator, with the parts of a generator spelled out."""
+    from oasisgen.estimators import (
+        HierarchicalGenerator,
+        PixelCNNPrior,
+        VQVAE2Estimator,
+    )
+
+    if name == "VQVAE2Estimator":
+        return VQVAE2Estimator()
+    return HierarchicalGenerator(
+        vqvae=VQVAE2Estimator(),
+        top_prior=PixelCNNPrior(),
+        bottom_prior=PixelCNNPrior(),
+    )
+
+
+# --------------------------------------------------------------------- running
+def run_search(
+    spec: SearchSpec | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    n_jobs: int | None = None,
+    overwrite: bool = False,
+    timeout: float = 10.0,
+    verbose: int = 0,
+) -> Any:
+    """Run a grid search and write its results to a new directory.
+
+    The directory gets:
+
+    - ``cv_results.csv``: one row per candidate, its parameters (``param_*``),
+      the score of every fold, the mean, the rank and the times;
+    - ``best_model/``: the best candidate refitted on all the data, saved with
+      its ``save`` method (read it with :func:`oasisgen.load`);
+    - ``search.json``: the best parameters and score, the backend and the
+      search specification.
+
+    The directory is written atomically: on an error nothing is left behind,
+    and an existing one is replaced only when everything has succeeded.
+
+    Parameters
+    ----------
+    spec : SearchSpec or str or path-like
+        A search, or the path of a search file (read with
+        :func:`read_search_file`).
+    out : str or path-like
+        The directory to create.
+    backend : {"loky", "dask"}, default="loky"
+        ``"loky"`` runs the candidates in worker processes on this machine;
+        ``"dask"`` on a Dask cluster: the one at ``scheduler``, or a
+        ``LocalCluster`` of worker processes started for the search.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``backend="dask"`` only), such as
+        ``"tcp://10.0.0.5:8786"``.
+    n_jobs : int, optional
+        Fits run at the same time. By default, as many as there are cores (loky
+        or a ``LocalCluster``) or worker threads (a running scheduler), but
+        never more than there are fits. -1 means all of them.
+    overwrite : bool, default=False
+        Replace an existing ``out``.
+    timeout : float, default=10.0
+        Seconds to wait for a Dask scheduler to answer and to have workers.
+    verbose : int, default=0
+        Passed to :class:`~sklearn.model_selection.GridSearchCV`.
+
+    Returns
+    -------
+    search : sklearn.model_selection.GridSearchCV
+        The fitted search.
+
+    Raises
+    ------
+    FileExistsError
+        If ``out`` exists and ``overwrite`` is False (checked before any work).
+    ValueError
+        If the backend options are wrong, or the data cannot be loaded.
+    ConnectionError
+        If the Dask scheduler cannot be reached within ``timeout``.
+    TimeoutError
+        If the Dask scheduler has no workers within ``timeout``.
+
+    See Also
+    --------
+    oasisgen.parallel.worker_environment : How the loky workers share the cores.
+    oasisgen.parallel.connect : How the Dask scheduler is reached.
+
+    Examples
+    --------
+    >>> import oasisgen
+    >>> from oasisgen.search import DataSpec, SearchSpec, run_search
+    >>> tiny = {"embedding_dim": 4, "hidden_channels": 8, "n_res_channels": 4,
+    ...         "n_res_blocks": 1, "epochs": 1}
+    >>> spec = SearchSpec("VQVAE2Estimator", grid=[{"num_embeddings": [8, 16]}],
+    ...                   params=tiny, cv=2,
+    ...                   data=DataSpec(image_size=16, max_slices=16))
+    >>> spec.n_candidates * spec.cv  # fits, and one more for the best model
+    4
+    >>> search = run_search(spec, "runs/search", n_jobs=2)  # doctest: +SKIP
+    >>> oasisgen.load("runs/search/best_model")  # doctest: +SKIP
+    VQVAE2Estimator(...)
+
+    On a Dask cluster::
+
+        run_search("search.toml", "runs/search", backend="dask",
+                   scheduler="tcp://10.0.0.5:8786")
+    """
+    from oasisgen.estimators._persistence import save_directory
+
+    if not isinstance(spec, SearchSpec):
+        spec = read_search_file(spec)
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}."
+        )
+    if scheduler is not None and backend != "dask":
+        raise ValueError(
+            f"A scheduler ({scheduler!r}) is only used with backend='dask'; got "
+            f"backend={backend!r}. Pass backend='dask', or leave out the scheduler."
+        )
+    target = Path(out)
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"Refusing to overwrite {str(target)!r}: it already exists. Pass "
+            "overwrite=True to replace it, or choose another directory."
+        )
+    images = spec.data.load()
+    n_fits = spec.n_candidates * spec.cv
+    started = time.perf_counter()
+    if backend == "loky":
+        search, workers = _fit_with_loky(spec, images, n_jobs, n_fits, verbose)
+    else:
+        search, workers = _fit_with_dask(
+            spec, images, scheduler, n_jobs, n_fits, timeout, verbose
+        )
+    seconds = time.perf_counter() - started
+    summary = {
+        "estimator": spec.estimator,
+        "best_params": search.best_params_,
+        "best_score": float(search.best_score_),
+        "best_index": int(search.best_index_),
+        "n_candidates": spec.n_candidates,
+        "n_samples": len(images),
+        "backend": backend,
+        "scheduler": scheduler,
+        "n_workers": workers,
+        "seconds": round(seconds, 2),
+        "spec": spec.to_dict(),
+    }
+
+    def write(folder: Path) -> None:
+        _write_cv_results(search.cv_results_, folder / RESULTS_FILE)
+        search.best_estimator_.save(folder / BEST_MODEL_DIR)
+        summary["oasisgen_version"] = _version()
+        (folder / SUMMARY_FILE).write_text(json.dumps(_jsonable(summary), indent=2))
+
+    save_directory(target, write, overwrite=overwrite)
+    return search
+
+
+def _version() -> str:
+    import oasisgen
+
+    return oasisgen.__version__
+
+
+def _make_search(spec: SearchSpec, n_jobs: int | None, verbose: int) -> Any:
+    from sklearn.model_selection import GridSearchCV
+
+    return GridSearchCV(
+        spec.make_estimator(),
+        spec.grid,
+        cv=spec.cv,
+        n_jobs=n_jobs,
+        error_score=spec.error_score,
+        verbose=verbose,
+    )
+
+
+def _n_workers(n_jobs: int | None, n_fits: int) -> int:
+    from oasisgen.parallel import _effective_n_jobs
+
+    return max(1, min(_effective_n_jobs(-1 if n_jobs is None else n_jobs), n_fits))
+
+
+def _fit_with_loky(
+    spec: SearchSpec, images: np.ndarray, n_jobs: int | None, n_fits: int, verbose: int
+) -> tuple[Any, int]:
+    from oasisgen.parallel import worker_environment
+
+    workers = _n_workers(n_jobs, n_fits)
+    search = _make_search(spec, workers, verbose)
+    _start_tensorflow()  # before the block changes the variables it reads at start
+    with worker_environment(workers):
+        search.fit(images)
+    return search, workers
+
+
+def _start_tensorflow() -> None:
+    """Start TensorFlow here, so the refit in this process keeps its own threads."""
+    import tensorflow as tf
+
+    tf.config.list_logical_devices()
+
+
+def _fit_with_dask(
+    spec: SearchSpec,
+    images: np.ndarray,
+    scheduler: str | None,
+    n_jobs: int | None,
+    n_fits: int,
+    timeout: float,
+    verbose: int,
+) -> tuple[Any, int]:
+    import joblib
+
+    with _dask_client(scheduler, n_jobs, n_fits, timeout) as (client, workers):
+        search = _make_search(spec, -1 if n_jobs is None else n_jobs, verbose)
+        with joblib.parallel_config(backend="dask", client=client):
+            search.fit(images)
+    return search, workers
+
+
+@contextlib.contextmanager
+def _dask_client(
+    scheduler: str | None, n_jobs: int | None, n_fits: int, timeout: float
+) -> Iterator[tuple[Any, int]]:
+    """Yield a client of ``scheduler``, or of a LocalCluster started for it."""
+    from oasisgen.parallel import (
+        TensorFlowWorkerPlugin,
+        _import_distributed,
+        connect,
+        threads_per_worker,
+        worker_environment,
+    )
+
+    distributed = _import_distributed()
+    cluster, threads = None, None
+    if scheduler is None:
+        workers = _n_workers(n_jobs, n_fits)
+        threads = threads_per_worker(workers)
+        with worker_environment(workers, intra_op_threads=threads):
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+        scheduler = cluster.scheduler_address
+    try:
+        client = connect(scheduler, timeout, configure_workers=cluster is None)
+        try:
+            if cluster is not None:
+                client.register_plugin(TensorFlowWorkerPlugin(threads))
+            _wait_for_workers(client, scheduler, timeout)
+            workers = len(client.scheduler_info()["workers"])
+            yield client, workers
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _wait_for_workers(client: Any, scheduler: str, timeout: float) -> None:
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise TimeoutError(
+            f"The Dask scheduler at {scheduler!r} has no workers after "
+            f"{timeout:g} s. Start some with `dask worker {scheduler}` on the "
+            "machines that should run the search."
+        ) from None
+
+
+# --------------------------------------------------------------------- writing
+def _write_cv_results(results: Mapping[str, Any], path: Path) -> None:
+    """Write ``cv_results_`` as CSV: one row per candidate, one column per key."""
+    columns = [name for name in results if name != "params"] + ["params"]
+    n_rows = len(results["params"])
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        for row in range(n_rows):
+            writer.writerow([_csv_value(results[name], row) for name in columns])
+
+
+def _csv_value(column: Any, row: int) -> Any:
+    if np.ma.isMaskedArray(column) and np.ma.getmaskarray(column)[row]:
+        return ""
+    value = column[row]
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(_jsonable(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples to lists, NumPy scalars to numbers, nan to None."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value

@@ -1,0 +1,130 @@
+"""Grid searches on a real dask.distributed cluster of worker processes."""
+
+import json
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+
+import oasisgen
+from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator, parallel
+from oasisgen.parallel import connect, threads_per_worker, worker_environment
+from oasisgen.search import DataSpec, SearchSpec, run_search
+
+from .conftest import TINY_PRIOR, TINY_VQVAE, make_slices
+
+distributed = pytest.importorskip("distributed")
+
+
+def threads():
+    import tensorflow as tf
+
+    return (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two worker processes of one thread each on loopback, TensorFlow configured."""
+    with worker_environment(2):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    with cluster, connect(cluster.scheduler_address, timeout=30.0) as client:
+        yield client
+
+
+def test_the_plugin_set_the_threads_of_every_worker(client):
+    expected = (threads_per_worker(2), 1)
+    assert client.run(threads) == dict.fromkeys(
+        client.scheduler_info()["workers"], expected
+    )
+
+
+def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
+    # run_search fits GridSearchCV under joblib.parallel_config(backend="dask")
+    spec = SearchSpec(
+        "VQVAE2Estimator",
+        grid=[{"num_embeddings": [8, 16]}],
+        params={k: v for k, v in TINY_VQVAE.items() if k != "num_embeddings"},
+        cv=2,
+        data=DataSpec(image_size=16, max_slices=12),
+    )
+    address = client.scheduler.address
+    with distributed.get_task_stream(client) as tasks:
+        search = run_search(spec, tmp_path / "out", backend="dask", scheduler=address)
+    assert len(tasks.data) >= 1  # the fits ran on the cluster
+    summary = json.loads((tmp_path / "out" / "search.json").read_text())
+    assert summary["backend"] == "dask" and summary["scheduler"] == address
+    assert summary["n_workers"] == 2
+    images = spec.data.load()
+    best = oasisgen.load(tmp_path / "out" / "best_model")
+    assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
+
+    on_dask = search.cv_results_["mean_test_score"]
+    serial = GridSearchCV(spec.make_estimator(), spec.grid, cv=2, refit=False)
+    serial = serial.fit(images).cv_results_["mean_test_score"]
+    assert on_dask.shape == serial.shape == (2,)
+    assert np.all(np.isfinite(on_dask) & (on_dask > -1) & (on_dask <= 1))
+    np.testing.assert_allclose(on_dask, serial, rtol=0, atol=1e-5)
+
+
+def test_a_generator_search_on_dask_scores_like_the_serial_one(client):
+    def search():
+        generator = HierarchicalGenerator(
+            vqvae=VQVAE2Estimator(**TINY_VQVAE),
+            top_prior=PixelCNNPrior(**TINY_PRIOR),
+            bottom_prior=PixelCNNPrior(**TINY_PRIOR),
+        )
+        grid = {"top_prior__n_layers": [1, 2]}
+        return GridSearchCV(generator, grid, cv=2, refit=False)
+
+    X = make_slices(12)
+    serial = search().fit(X).cv_results_["mean_test_score"]
+    with joblib.parallel_config(backend="dask"):
+        on_dask = search().fit(X).cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(serial))
+    np.testing.assert_allclose(on_dask, serial, rtol=0, atol=1e-5)
+
+
+def test_a_scheduler_without_workers_is_an_error_not_a_wait(tmp_path):
+    spec = SearchSpec(
+        "VQVAE2Estimator",
+        grid=[{"num_embeddings": [8]}],
+        data=DataSpec(image_size=16, max_slices=4),
+    )
+    with distributed.LocalCluster(
+        n_workers=0,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=":0",
+    ) as empty:
+        address = empty.scheduler_address
+        with pytest.raises(TimeoutError, match=f"{address}' has no workers after 1 s"):
+            run_search(
+                spec, tmp_path / "out", backend="dask", scheduler=address, timeout=1
+            )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_address_is_not_taken_for_a_scheduler(client):
+    worker = next(iter(client.scheduler_info()["workers"]))
+    with pytest.raises(ConnectionError, match="is a Dask Worker, not a scheduler"):
+        connect(worker, timeout=5.0, configure_workers=False)
+
+
+def test_new_thread_counts_are_refused_once_tensorflow_runs(client):
+    client.run(lambda: float(__import__("tensorflow").constant(1.0) + 1.0))
+    with pytest.raises(RuntimeError, match="TF_NUM_INTRAOP_THREADS=7"):
+        client.register_plugin(parallel.TensorFlowWorkerPlugin(intra_op_threads=7))
+    client.register_plugin(
+        parallel.TensorFlowWorkerPlugin()
+    )  # the values in force again
