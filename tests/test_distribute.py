@@ -83,9 +83,10 @@ def test_mirrored_on_two_devices_matches_one_device(tmp_path):
     assert report["replicas"] == 2
     # Both replicas update their codebooks with the same all-reduced averages.
     assert report["codebook_spread"] == 0.0
-    # The same global batches and mean gradients as on one device; the codebooks'
-    # first entries come from each replica's own half batch, hence the 3 %.
-    np.testing.assert_allclose(report["loss"], report["one_device_loss"], rtol=0.03)
+    # The same global batches, mean gradients, codebook counts and restart picks as
+    # on one device: only the order of floating-point sums differs (measured: 0.13 %
+    # after one epoch, 0.006 % after two).
+    np.testing.assert_allclose(report["loss"], report["one_device_loss"], rtol=0.01)
     assert report["saved"] == str(tmp_path / "model")
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "epoch-0001",

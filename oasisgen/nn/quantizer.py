@@ -10,9 +10,11 @@ the codebook does not collapse onto a few entries. Because every code starts as
 "unused", the first training step seeds the whole codebook from real encoder
 outputs.
 
-All codebook state is held in non-trainable variables with ``aggregation="mean"``:
-under a ``tf.distribute`` strategy each replica's update is averaged, so the
-codebooks stay identical on every replica.
+Under a ``tf.distribute`` strategy every replica updates its codebook with the code
+counts and sums of the global batch, and restarts codes from the global batch's
+encoder outputs with the first replica's picks, so all replicas compute the same
+update as one device would; the state is held in non-trainable variables with
+``aggregation="mean"``, which keeps them identical.
 """
 
 from __future__ import annotations
@@ -176,6 +178,9 @@ class VectorQuantizer(keras.layers.Layer):
             tf.ones_like(flat_codes, dtype=flat.dtype), flat_codes, self.num_embeddings
         )
         sums = tf.math.unsorted_segment_sum(flat, flat_codes, self.num_embeddings)
+        # Under a tf.distribute strategy every replica updates its codebook with the
+        # counts and sums of the global batch, so all replicas keep the same one.
+        counts, sums = _sum_over_replicas(counts), _sum_over_replicas(sums)
         cluster_size = self.decay * self.ema_cluster_size + (1 - self.decay) * counts
         embedding_sum = self.decay * self.ema_embedding_sum + (1 - self.decay) * sums
         total = tf.reduce_sum(cluster_size)
@@ -188,10 +193,15 @@ class VectorQuantizer(keras.layers.Layer):
 
         steps_unused = tf.where(counts > 0, 0.0, self.steps_unused + 1.0)
         dead = steps_unused >= self.restart_after
+        # Restarts pick from the global batch too, the same picks on every replica.
+        candidates = _gather_over_replicas(flat)
         picks = keras.random.randint(
-            (self.num_embeddings,), 0, tf.shape(flat)[0], seed=self.seed_generator
+            (self.num_embeddings,),
+            0,
+            tf.shape(candidates)[0],
+            seed=self.seed_generator,
         )
-        fresh = tf.gather(flat, picks)
+        fresh = _from_first_replica(tf.gather(candidates, picks))
         dead_rows = dead[:, tf.newaxis]
         self.embeddings.assign(tf.where(dead_rows, fresh, embeddings))
         self.ema_embedding_sum.assign(tf.where(dead_rows, fresh, embedding_sum))
@@ -216,3 +226,28 @@ class VectorQuantizer(keras.layers.Layer):
             seed=self.seed,
         )
         return config
+
+
+def _sum_over_replicas(value: tf.Tensor) -> tf.Tensor:
+    """Return the sum of ``value`` over the replicas of a distributed step."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def _gather_over_replicas(value: tf.Tensor) -> tf.Tensor:
+    """Return the rows of ``value`` of every replica, in the global batch's order."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_gather(value, axis=0)
+
+
+def _from_first_replica(value: tf.Tensor) -> tf.Tensor:
+    """Return the first replica's ``value`` on every replica of a distributed step."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    first = tf.cast(tf.equal(context.replica_id_in_sync_group, 0), value.dtype)
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value * first)

@@ -15,7 +15,7 @@ codebooks follow exponential moving averages (see :class:`VectorQuantizer`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
@@ -27,6 +27,15 @@ from oasisgen.nn.quantizer import VectorQuantizer
 from oasisgen.nn.seeds import LayerSeeds
 
 LEVELS = ("top", "bottom")
+
+
+class Forward(NamedTuple):
+    """What one pass of :class:`VQVAE2` computes."""
+
+    reconstruction: tf.Tensor
+    top_codes: tf.Tensor
+    bottom_codes: tf.Tensor
+    commitment_loss: tf.Tensor
 
 
 def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -182,20 +191,35 @@ class VQVAE2(keras.Model):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """Reconstruct ``inputs`` (n, H, W, 1); adds the commitment losses."""
-        reconstruction, _, _ = self._forward(inputs, training=training)
+        reconstruction = self._forward(inputs, training=training).reconstruction
         return reconstruction
 
-    def _forward(self, images: Any, training: bool | None) -> tuple[Any, Any, Any]:
+    def _forward(self, images: Any, training: bool | None) -> Forward:
         enc_bottom = self.bottom_encoder(images)
         enc_top = self.top_encoder(enc_bottom)
-        quant_top, top_codes = self.top_quantizer(
-            self.top_projection(enc_top), training=training
-        )
+        z_top = self.top_projection(enc_top)
+        quant_top, top_codes = self.top_quantizer(z_top, training=training)
         joined = keras.ops.concatenate([self.top_decoder(quant_top), enc_bottom], -1)
-        quant_bottom, bottom_codes = self.bottom_quantizer(
-            self.bottom_projection(joined), training=training
+        z_bottom = self.bottom_projection(joined)
+        quant_bottom, bottom_codes = self.bottom_quantizer(z_bottom, training=training)
+        # The commitment loss is computed here rather than read from self.losses:
+        # under a MirroredStrategy the replicas share that list, and each would
+        # count every replica's commitment.
+        commitment = self._commitment(
+            self.top_quantizer, z_top, top_codes
+        ) + self._commitment(self.bottom_quantizer, z_bottom, bottom_codes)
+        return Forward(
+            self._decode_quantized(quant_top, quant_bottom),
+            top_codes,
+            bottom_codes,
+            commitment,
         )
-        return self._decode_quantized(quant_top, quant_bottom), top_codes, bottom_codes
+
+    @staticmethod
+    def _commitment(quantizer: VectorQuantizer, z: Any, codes: Any) -> tf.Tensor:
+        """Return ``commitment_cost * mean(||z - sg(q)||^2)`` of one level."""
+        quantized = tf.stop_gradient(quantizer.lookup(codes))
+        return quantizer.commitment_cost * tf.reduce_mean(tf.square(z - quantized))
 
     def _decode_quantized(self, quant_top: Any, quant_bottom: Any) -> Any:
         upsampled = self.top_upsample(quant_top)
@@ -213,8 +237,8 @@ class VQVAE2(keras.Model):
         top : int32 tensor of shape (n, H/8, W/8)
         bottom : int32 tensor of shape (n, H/4, W/4)
         """
-        _, top_codes, bottom_codes = self._forward(images, training=False)
-        return top_codes, bottom_codes
+        forward = self._forward(images, training=False)
+        return forward.top_codes, forward.bottom_codes
 
     def decode(self, top_codes: Any, bottom_codes: Any) -> tf.Tensor:
         """Return images in [0, 1] from ``(top, bottom)`` code maps.
@@ -248,12 +272,11 @@ class VQVAE2(keras.Model):
         """Run one optimisation step on a batch of images."""
         images = _images_of(data)
         with tf.GradientTape() as tape:
-            reconstruction, top_codes, bottom_codes = self._forward(
-                images, training=True
+            forward = self._forward(images, training=True)
+            reconstruction_loss = tf.reduce_mean(
+                tf.square(images - forward.reconstruction)
             )
-            reconstruction_loss = tf.reduce_mean(tf.square(images - reconstruction))
-            commitment_loss = tf.add_n(self.losses)
-            loss = reconstruction_loss + commitment_loss
+            loss = reconstruction_loss + forward.commitment_loss
             # Gradients are summed over replicas: scale to the global mean.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         weights = self.trainable_variables
@@ -261,39 +284,24 @@ class VQVAE2(keras.Model):
             zip(tape.gradient(scaled, weights), weights, strict=True)
         )
         return reducible_logs(
-            self._update_metrics(
-                images,
-                reconstruction,
-                reconstruction_loss,
-                commitment_loss,
-                (top_codes, bottom_codes),
-            )
+            self._update_metrics(images, forward, reconstruction_loss)
         )
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
         """Evaluate a batch of images without updating anything."""
         images = _images_of(data)
-        reconstruction, top_codes, bottom_codes = self._forward(images, training=False)
-        reconstruction_loss = tf.reduce_mean(tf.square(images - reconstruction))
-        commitment_loss = tf.add_n(self.losses)
+        forward = self._forward(images, training=False)
+        reconstruction_loss = tf.reduce_mean(tf.square(images - forward.reconstruction))
         return reducible_logs(
-            self._update_metrics(
-                images,
-                reconstruction,
-                reconstruction_loss,
-                commitment_loss,
-                (top_codes, bottom_codes),
-            )
+            self._update_metrics(images, forward, reconstruction_loss)
         )
 
     def _update_metrics(
-        self,
-        images: tf.Tensor,
-        reconstruction: tf.Tensor,
-        reconstruction_loss: tf.Tensor,
-        commitment_loss: tf.Tensor,
-        codes: tuple[tf.Tensor, tf.Tensor],
+        self, images: tf.Tensor, forward: Forward, reconstruction_loss: tf.Tensor
     ) -> dict[str, tf.Tensor]:
+        reconstruction = forward.reconstruction
+        commitment_loss = forward.commitment_loss
+        codes = (forward.top_codes, forward.bottom_codes)
         batch = tf.shape(images)[0]
         self.loss_tracker.update_state(reconstruction_loss + commitment_loss, batch)
         self.reconstruction_tracker.update_state(reconstruction_loss, batch)
