@@ -4,6 +4,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The suite runs its test files on two worker processes (pytest-xdist), a file per
+# worker so module-scoped fixtures are built once: about 8 minutes on 2 cores
+# instead of 13. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 # TensorFlow reads its thread pools from the environment when it starts.
@@ -30,7 +34,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.cfg
 	touch $@
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -262,6 +262,11 @@ def test_loky_workers_of_a_grid_search_get_the_settings():
 
 
 # ----------------------------------------------------------------------- connect
+# Generous slack for a loaded machine (the suite runs tests side by side); a hang
+# would take far longer.
+SLACK = 10.0
+
+
 def _unused_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -269,11 +274,12 @@ def _unused_port():
 
 
 def test_connect_to_a_port_nobody_listens_on_fails_within_the_timeout():
+    pytest.importorskip("distributed")  # imported before the clock starts
     address = f"tcp://127.0.0.1:{_unused_port()}"
     started = time.perf_counter()
     with pytest.raises(ConnectionError, match=f"{address}.*within 1 s.*dask scheduler"):
         connect(address, timeout=1.0)
-    assert time.perf_counter() - started < 1.0 + 4.0
+    assert time.perf_counter() - started < 1.0 + SLACK
 
 
 @pytest.fixture
@@ -299,10 +305,11 @@ def silent_server():
 
 
 def test_connect_to_a_server_that_never_answers_does_not_hang(silent_server):
+    pytest.importorskip("distributed")
     started = time.perf_counter()
     with pytest.raises(ConnectionError, match="Could not reach a Dask scheduler"):
         connect(silent_server, timeout=1.0)
-    assert time.perf_counter() - started < 1.0 + 4.0
+    assert time.perf_counter() - started < 1.0 + SLACK
 
 
 @pytest.mark.parametrize(
@@ -318,7 +325,7 @@ def test_connect_rejects_malformed_addresses_at_once(address, match):
     started = time.perf_counter()
     with pytest.raises(ValueError, match=f"is not a Dask scheduler address.*{match}"):
         connect(address, timeout=30.0)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < SLACK  # not the 30 s of the timeout
 
 
 @pytest.mark.parametrize(

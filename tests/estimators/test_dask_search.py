@@ -77,21 +77,24 @@ def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
 
 
 def test_a_generator_search_on_dask_scores_like_the_serial_one(client):
-    def search():
+    def search(refit):
         generator = HierarchicalGenerator(
             vqvae=VQVAE2Estimator(**TINY_VQVAE),
             top_prior=PixelCNNPrior(**TINY_PRIOR),
             bottom_prior=PixelCNNPrior(**TINY_PRIOR),
         )
-        grid = {"top_prior__n_layers": [1, 2]}
-        return GridSearchCV(generator, grid, cv=2, refit=False)
+        grid = {"top_prior__n_layers": [1, 2]}  # a parameter of a part
+        return GridSearchCV(generator, grid, cv=2, refit=refit)
 
     X = make_slices(12)
-    serial = search().fit(X).cv_results_["mean_test_score"]
+    serial = search(refit=False).fit(X).cv_results_["mean_test_score"]
     with joblib.parallel_config(backend="dask"):
-        on_dask = search().fit(X).cv_results_["mean_test_score"]
+        on_dask = search(refit=True).fit(X)
     assert np.all(np.isfinite(serial))
-    np.testing.assert_allclose(on_dask, serial, rtol=0, atol=1e-5)
+    scores = on_dask.cv_results_["mean_test_score"]
+    np.testing.assert_allclose(scores, serial, rtol=0, atol=1e-5)
+    assert on_dask.best_params_["top_prior__n_layers"] in (1, 2)
+    assert on_dask.best_estimator_.sample(1, random_state=0).shape == (1, 16, 16, 1)
 
 
 def test_a_scheduler_without_workers_is_an_error_not_a_wait(tmp_path):

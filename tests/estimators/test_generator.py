@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV
 
 import oasisgen
 from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
@@ -100,12 +99,8 @@ def test_save_and_load_give_the_same_samples(fitted, tmp_path):
     )
 
 
-def test_grid_search_over_nested_parameters(images):
-    search = GridSearchCV(make_generator(), {"top_prior__n_layers": [1, 2]}, cv=2)
-    search.fit(images)
-    assert search.best_params_["top_prior__n_layers"] in (1, 2)
-    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert search.best_estimator_.sample(1, random_state=0).shape == (1, 32, 32, 1)
+# Grid searches over nested parameters (top_prior__n_layers), serially and on a
+# Dask cluster: tests/estimators/test_dask_search.py.
 
 
 def test_sampling_before_fit_raises_not_fitted():
