@@ -1,0 +1,52 @@
+"""Grid searches described in a small TOML file, run locally or on a Dask cluster.
+
+A search file names the estimator, its fixed parameters, the grid to search, the
+cross-validation and the data::
+
+    estimator = "VQVAE2Estimator"   # or "HierarchicalGenerator"
+    cv = 3                          # folds
+    random_state = 0                # seeds every random_state not set below
+
+    [data]
+    source = "sample"               # or an OASIS root, NIfTI files, a folder of images
+    split = "train"
+    image_size = 32
+
+    [params]                        # the same for every candidate
+    epochs = 2
+
+    [grid]                          # a list of values for each parameter searched
+    num_embeddings = [[16, 32], [32, 64]]
+    learning_rate = [3e-4, 1e-3]
+
+Nested parameters of :class:`~oasisgen.HierarchicalGenerator` are written as in
+scikit-learn (``top_prior__n_layers = [4, 8]``) or as tables
+(``[params.vqvae]``). Several grids are written as an array of tables
+(``[[grid]]``). Candidates are scored with the estimator's own ``score`` (mean
+SSIM for :class:`~oasisgen.VQVAE2Estimator`, log-likelihood per code for
+:class:`~oasisgen.HierarchicalGenerator`).
+
+:func:`read_search_file` reads and checks the file; :func:`run_search` runs it
+with joblib's loky backend or on Dask, and writes the results.
+"""
+
+from oasisgen.search._run import (
+    BACKENDS,
+    BEST_MODEL_DIR,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    run_search,
+)
+from oasisgen.search._spec import ESTIMATORS, DataSpec, SearchSpec, read_search_file
+
+__all__ = [
+    "BACKENDS",
+    "BEST_MODEL_DIR",
+    "ESTIMATORS",
+    "RESULTS_FILE",
+    "SUMMARY_FILE",
+    "DataSpec",
+    "SearchSpec",
+    "read_search_file",
+    "run_search",
+]
