@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 import oasisgen
-from oasisgen.search import DataSpec, SearchSpec, read_search_file, run_search
+from oasisgen.search import (
+    DataSpec,
+    SearchSpec,
+    make_search,
+    read_search_file,
+    run_search,
+)
 
 TINY = """
 estimator = "VQVAE2Estimator"
@@ -127,9 +133,14 @@ BAD_FILES = {
         "PixelCNNPrior is fitted on code maps, not images",
     ),
     "unknown-key": (
-        TINY.replace("cv = 2", "folds = 2"),
+        TINY.replace("cv = 2", "n_folds = 2"),
         ValueError,
-        "unknown top-level key 'folds'. Valid ones: estimator, cv, random_state",
+        r"unknown top-level key 'n_folds'. Did you mean 'folds'\? Valid ones: est",
+    ),
+    "unknown-folds": (
+        TINY.replace("cv = 2", 'cv = 2\nfolds = "person"'),
+        ValueError,
+        "folds = 'person' is not a way to cut folds",
     ),
     "unknown-data-key": (
         TINY.replace("max_slices", "n_slices"),
@@ -235,6 +246,27 @@ def test_run_search_with_loky_writes_results_and_the_best_model(tmp_path):
     best = oasisgen.load(out / "best_model")
     images = DataSpec(image_size=16, max_slices=12).load()
     assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
+
+
+@pytest.mark.parametrize(
+    "folds, cv", [("subject", "GroupKFold(n_splits=2"), ("slice", "2")], ids=str
+)
+def test_folds_keep_a_persons_slices_together_unless_told_otherwise(
+    tmp_path, folds, cv
+):
+    text = TINY.replace("cv = 2", f'cv = 2\nfolds = "{folds}"')
+    spec = read_search_file(write(tmp_path, text))
+    assert spec.folds == folds and str(make_search(spec).cv).startswith(cv)
+    images, subjects = spec.data.load(return_subjects=True)
+    assert len(images) == len(subjects) == 12
+    assert set(subjects) == {"colin27", "aomic-piop2-sub-0017"}
+
+
+def test_more_folds_by_subject_than_people_is_an_error(tmp_path):
+    path = write(tmp_path, TINY.replace("cv = 2", "cv = 3"))
+    with pytest.raises(ValueError, match="cv = 3 folds by subject need at least 3 "):
+        run_search(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_run_search_refuses_to_overwrite_before_doing_any_work(tmp_path):

@@ -4,7 +4,8 @@ A search file names the estimator, its fixed parameters, the grid to search, the
 cross-validation and the data::
 
     estimator = "VQVAE2Estimator"   # or "HierarchicalGenerator"
-    cv = 3                          # folds
+    cv = 2                          # folds (the sample's train split: 2 people)
+    folds = "subject"               # a person's slices stay in one fold (or "slice")
     random_state = 0                # seeds every random_state not set below
 
     [data]
@@ -35,18 +36,27 @@ from oasisgen.search._run import (
     BEST_MODEL_DIR,
     RESULTS_FILE,
     SUMMARY_FILE,
+    make_search,
     run_search,
 )
-from oasisgen.search._spec import ESTIMATORS, DataSpec, SearchSpec, read_search_file
+from oasisgen.search._spec import (
+    ESTIMATORS,
+    FOLDS,
+    DataSpec,
+    SearchSpec,
+    read_search_file,
+)
 
 __all__ = [
     "BACKENDS",
     "BEST_MODEL_DIR",
     "ESTIMATORS",
+    "FOLDS",
     "RESULTS_FILE",
     "SUMMARY_FILE",
     "DataSpec",
     "SearchSpec",
+    "make_search",
     "read_search_file",
     "run_search",
 ]

@@ -132,14 +132,15 @@ def run_search(
             f"Refusing to overwrite {str(target)!r}: it already exists. Pass "
             "overwrite=True to replace it, or choose another directory."
         )
-    images = spec.data.load()
+    images, subjects = spec.data.load(return_subjects=True)
+    groups = _fold_groups(spec, subjects)
     n_fits = spec.n_candidates * spec.cv
     started = time.perf_counter()
     if backend == "loky":
-        search, workers = _fit_with_loky(spec, images, n_jobs, n_fits, verbose)
+        search, workers = _fit_with_loky(spec, images, groups, n_jobs, n_fits, verbose)
     else:
         search, workers = _fit_with_dask(
-            spec, images, scheduler, n_jobs, n_fits, timeout, verbose
+            spec, images, groups, scheduler, n_jobs, n_fits, timeout, verbose
         )
     seconds = time.perf_counter() - started
     summary = {
@@ -149,6 +150,7 @@ def run_search(
         "best_index": int(search.best_index_),
         "n_candidates": spec.n_candidates,
         "n_samples": len(images),
+        "n_subjects": len(np.unique(subjects)),
         "backend": backend,
         "scheduler": scheduler,
         "n_workers": workers,
@@ -172,13 +174,52 @@ def _version() -> str:
     return oasisgen.__version__
 
 
-def _make_search(spec: SearchSpec, n_jobs: int | None, verbose: int) -> Any:
-    from sklearn.model_selection import GridSearchCV
+def _fold_groups(spec: SearchSpec, subjects: np.ndarray) -> np.ndarray | None:
+    """Return the groups that keep a person's slices in one fold, if asked to."""
+    if spec.folds == "slice":
+        return None
+    n_subjects = len(np.unique(subjects))
+    if n_subjects < spec.cv:
+        where = "The search" if spec.path is None else str(spec.path)
+        raise ValueError(
+            f"{where}: cv = {spec.cv} folds by subject need at least {spec.cv} "
+            f"people, and the data has {n_subjects}. Lower cv, use data with more "
+            'people, or set folds = "slice" to split the slices freely.'
+        )
+    return subjects
+
+
+def make_search(spec: SearchSpec, n_jobs: int | None = None, verbose: int = 0) -> Any:
+    """Return the unfitted ``GridSearchCV`` that ``spec`` describes.
+
+    Its folds keep each person's slices together (``GroupKFold``; pass the
+    subjects as ``groups`` to ``fit``) unless ``spec.folds == "slice"``.
+
+    Parameters
+    ----------
+    spec : SearchSpec
+    n_jobs : int, optional
+        Passed to ``GridSearchCV``.
+    verbose : int, default=0
+        Passed to ``GridSearchCV``.
+
+    Returns
+    -------
+    search : sklearn.model_selection.GridSearchCV
+
+    Examples
+    --------
+    >>> from oasisgen.search import SearchSpec, make_search
+    >>> spec = SearchSpec("VQVAE2Estimator", grid=[{"num_embeddings": [8, 16]}])
+    >>> make_search(spec).cv
+    GroupKFold(n_splits=3, random_state=None, shuffle=False)
+    """
+    from sklearn.model_selection import GridSearchCV, GroupKFold
 
     return GridSearchCV(
         spec.make_estimator(),
         spec.grid,
-        cv=spec.cv,
+        cv=GroupKFold(spec.cv) if spec.folds == "subject" else spec.cv,
         n_jobs=n_jobs,
         error_score=spec.error_score,
         verbose=verbose,
@@ -192,15 +233,20 @@ def _n_workers(n_jobs: int | None, n_fits: int) -> int:
 
 
 def _fit_with_loky(
-    spec: SearchSpec, images: np.ndarray, n_jobs: int | None, n_fits: int, verbose: int
+    spec: SearchSpec,
+    images: np.ndarray,
+    groups: np.ndarray | None,
+    n_jobs: int | None,
+    n_fits: int,
+    verbose: int,
 ) -> tuple[Any, int]:
     from oasisgen.parallel import worker_environment
 
     workers = _n_workers(n_jobs, n_fits)
-    search = _make_search(spec, workers, verbose)
+    search = make_search(spec, workers, verbose)
     _start_tensorflow()  # before the block changes the variables it reads at start
     with worker_environment(workers):
-        search.fit(images)
+        search.fit(images, groups=groups)
     return search, workers
 
 
@@ -214,6 +260,7 @@ def _start_tensorflow() -> None:
 def _fit_with_dask(
     spec: SearchSpec,
     images: np.ndarray,
+    groups: np.ndarray | None,
     scheduler: str | None,
     n_jobs: int | None,
     n_fits: int,
@@ -223,9 +270,9 @@ def _fit_with_dask(
     import joblib
 
     with _dask_client(scheduler, n_jobs, n_fits, timeout) as (client, workers):
-        search = _make_search(spec, -1 if n_jobs is None else n_jobs, verbose)
+        search = make_search(spec, -1 if n_jobs is None else n_jobs, verbose)
         with joblib.parallel_config(backend="dask", client=client):
-            search.fit(images)
+            search.fit(images, groups=groups)
     return search, workers
 
 

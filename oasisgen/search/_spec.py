@@ -21,8 +21,18 @@ import numpy as np
 
 ESTIMATORS = ("VQVAE2Estimator", "HierarchicalGenerator")
 SPLITS = ("train", "validate", "test")
+FOLDS = ("subject", "slice")
 
-_TOP_KEYS = ("estimator", "cv", "random_state", "error_score", "data", "params", "grid")
+_TOP_KEYS = (
+    "estimator",
+    "cv",
+    "folds",
+    "random_state",
+    "error_score",
+    "data",
+    "params",
+    "grid",
+)
 _DATA_KEYS = ("source", "split", "image_size", "max_slices", "on_error")
 # set by HierarchicalGenerator.fit from the VQ-VAE-2, so a value would be ignored
 _DERIVED = {
@@ -69,35 +79,48 @@ class DataSpec:
     max_slices: int | None = None
     on_error: str = "raise"
 
-    def load(self) -> np.ndarray:
+    def load(self, *, return_subjects: bool = False) -> Any:
         """Load the images of the split.
+
+        Parameters
+        ----------
+        return_subjects : bool, default=False
+            Also return the person each slice comes from.
 
         Returns
         -------
         images : ndarray of shape (n_samples, height, width, 1), dtype float32
+        subjects : ndarray of str of shape (n_samples,)
+            Only with ``return_subjects``.
 
         Raises
         ------
         ValueError
             If the source has no such split, or a file cannot be read.
         """
-        from oasisgen.datasets import load_splits
+        from oasisgen.datasets import load_sample, load_splits
 
-        splits = load_splits(
-            self.source, image_size=self.image_size, on_error=self.on_error
-        )
-        images = splits[self.split]
-        if images is None:
-            present = [name for name in SPLITS if splits[name] is not None]
-            raise ValueError(
-                f"The data source {self.source!r} has no {self.split!r} split; "
-                f"choose split = one of {present} in [data]."
+        if self.source == "sample" and self.split != "validate":
+            size = 256 if self.image_size is None else self.image_size
+            images, subjects = load_sample(
+                self.split, image_size=size, return_subjects=True
             )
-        images = np.asarray(images)
+        else:
+            splits = load_splits(
+                self.source, image_size=self.image_size, on_error=self.on_error
+            )
+            dataset = splits[self.split]
+            if dataset is None:
+                present = [name for name in SPLITS if splits[name] is not None]
+                raise ValueError(
+                    f"The data source {self.source!r} has no {self.split!r} split; "
+                    f"choose split = one of {present} in [data]."
+                )
+            images, subjects = np.asarray(dataset), np.asarray(dataset.subjects)
         if self.max_slices is not None and self.max_slices < len(images):
             keep = np.linspace(0, len(images) - 1, self.max_slices).round()
-            images = images[keep.astype(int)]
-        return images
+            images, subjects = images[keep.astype(int)], subjects[keep.astype(int)]
+        return (images, subjects) if return_subjects else images
 
 
 @dataclass(frozen=True)
@@ -114,7 +137,12 @@ class SearchSpec:
     params : dict, default={}
         Parameters shared by every candidate.
     cv : int, default=3
-        Number of cross-validation folds (``KFold`` without shuffling).
+        Number of cross-validation folds.
+    folds : {"subject", "slice"}, default="subject"
+        ``"subject"`` keeps all slices of a person in the same fold
+        (``GroupKFold`` over the subjects), so no candidate is scored on a person
+        it was trained on; ``"slice"`` splits the slices in order (``KFold``),
+        for data whose subjects are unknown.
     random_state : int, default=0
         Seed of every ``random_state`` parameter that ``params`` and ``grid``
         leave unset.
@@ -148,6 +176,7 @@ class SearchSpec:
     grid: list[dict[str, list[Any]]]
     params: dict[str, Any] = field(default_factory=dict)
     cv: int = 3
+    folds: str = "subject"
     random_state: int = 0
     error_score: str | float = "raise"
     data: DataSpec = field(default_factory=DataSpec)
@@ -190,6 +219,7 @@ class SearchSpec:
             {
                 "estimator": self.estimator,
                 "cv": self.cv,
+                "folds": self.folds,
                 "random_state": self.random_state,
                 "error_score": self.error_score,
                 "data": data,
@@ -289,6 +319,12 @@ def _parse(config: Mapping[str, Any], file: Path) -> SearchSpec:
             f"choose one of {', '.join(map(repr, ESTIMATORS))}.{hint}"
         )
     cv = _integer(config.get("cv", 3), "cv", where, minimum=2)
+    folds = config.get("folds", "subject")
+    if folds not in FOLDS:
+        raise ValueError(
+            f"{where}: folds = {folds!r} is not a way to cut folds; choose "
+            '"subject" (a person\'s slices stay together) or "slice".'
+        )
     seed = _integer(config.get("random_state", 0), "random_state", where, minimum=0)
     error_score = config.get("error_score", "raise")
     if error_score != "raise" and (
@@ -317,6 +353,7 @@ def _parse(config: Mapping[str, Any], file: Path) -> SearchSpec:
         grid=grids,
         params={key: _from_toml(value) for key, value in params.items()},
         cv=cv,
+        folds=folds,
         random_state=seed,
         error_score=float(error_score) if error_score != "raise" else "raise",
         data=data,

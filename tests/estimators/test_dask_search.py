@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV
 import oasisgen
 from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator, parallel
 from oasisgen.parallel import connect, threads_per_worker, worker_environment
-from oasisgen.search import DataSpec, SearchSpec, run_search
+from oasisgen.search import DataSpec, SearchSpec, make_search, run_search
 
 from .conftest import TINY_PRIOR, TINY_VQVAE, make_slices
 
@@ -69,8 +69,9 @@ def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
     assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
 
     on_dask = search.cv_results_["mean_test_score"]
-    serial = GridSearchCV(spec.make_estimator(), spec.grid, cv=2, refit=False)
-    serial = serial.fit(images).cv_results_["mean_test_score"]
+    _, subjects = spec.data.load(return_subjects=True)
+    serial = make_search(spec).set_params(refit=False)  # folds by subject
+    serial = serial.fit(images, groups=subjects).cv_results_["mean_test_score"]
     assert on_dask.shape == serial.shape == (2,)
     assert np.all(np.isfinite(on_dask) & (on_dask > -1) & (on_dask <= 1))
     np.testing.assert_allclose(on_dask, serial, rtol=0, atol=1e-5)
@@ -101,6 +102,7 @@ def test_a_scheduler_without_workers_is_an_error_not_a_wait(tmp_path):
     spec = SearchSpec(
         "VQVAE2Estimator",
         grid=[{"num_embeddings": [8]}],
+        cv=2,
         data=DataSpec(image_size=16, max_slices=4),
     )
     with distributed.LocalCluster(
