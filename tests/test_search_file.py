@@ -248,6 +248,24 @@ def test_run_search_with_loky_writes_results_and_the_best_model(tmp_path):
     assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
 
 
+def test_run_search_on_a_local_dask_cluster_scores_like_loky(tmp_path):
+    pytest.importorskip("distributed")
+    path = write(tmp_path, TINY)
+    on_loky = run_search(path, tmp_path / "loky", backend="loky", n_jobs=2)
+    # no scheduler: run_search starts a LocalCluster of 2 worker processes
+    on_dask = run_search(path, tmp_path / "dask", backend="dask", n_jobs=2)
+    np.testing.assert_allclose(
+        on_dask.cv_results_["mean_test_score"],
+        on_loky.cv_results_["mean_test_score"],
+        rtol=0,
+        atol=1e-5,
+    )
+    summary = json.loads((tmp_path / "dask" / "search.json").read_text())
+    assert summary["backend"] == "dask" and summary["scheduler"] is None
+    assert summary["n_workers"] == 2 and summary["n_subjects"] == 2
+    assert (tmp_path / "dask" / "best_model" / "model.keras").is_file()
+
+
 @pytest.mark.parametrize(
     "folds, cv", [("subject", "GroupKFold(n_splits=2"), ("slice", "2")], ids=str
 )
