@@ -109,28 +109,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.resume is not None:
         return _resume(args)
     if args.distribute == "multi_worker":
-        return _run_multi_worker(args)
+        from oasisgen.distribute import is_chief, start_multi_worker
+
+        # The strategy starts before anything else runs TensorFlow. Every worker
+        # runs the same steps; those other than the chief in a scratch run
+        # directory that is removed at the end.
+        start_multi_worker()
+        if not is_chief():
+            with tempfile.TemporaryDirectory(prefix="oasisgen-worker-") as scratch:
+                return _run(Path(scratch), args)
     out = prepare_run_dir(args.out, overwrite=args.overwrite)
     _write_args(out, args)
     return _run(out, args)
-
-
-def _run_multi_worker(args: argparse.Namespace) -> dict[str, Any]:
-    """Train as one worker of a cluster: the chief into ``--out``, others nowhere.
-
-    The strategy starts before anything else runs TensorFlow; every worker then
-    runs the same steps, the workers other than the chief in a scratch run
-    directory that is removed at the end.
-    """
-    from oasisgen.distribute import is_chief, start_multi_worker
-
-    start_multi_worker()
-    if is_chief():
-        out = prepare_run_dir(args.out, overwrite=args.overwrite)
-        _write_args(out, args)
-        return _run(out, args)
-    with tempfile.TemporaryDirectory(prefix="oasisgen-worker-") as scratch:
-        return _run(Path(scratch), args)
 
 
 def _run(out: Path, args: argparse.Namespace) -> dict[str, Any]:

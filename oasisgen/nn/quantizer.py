@@ -228,26 +228,34 @@ class VectorQuantizer(keras.layers.Layer):
         return config
 
 
-def _sum_over_replicas(value: tf.Tensor) -> tf.Tensor:
-    """Return the sum of ``value`` over the replicas of a distributed step."""
+def _other_replicas() -> tf.distribute.ReplicaContext | None:
+    """Return the replica context of a step run on several replicas, else None."""
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def _sum_over_replicas(value: tf.Tensor) -> tf.Tensor:
+    """Return the sum of ``value`` over the replicas of a distributed step."""
+    context = _other_replicas()
+    if context is None:
         return value
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
 def _gather_over_replicas(value: tf.Tensor) -> tf.Tensor:
     """Return the rows of ``value`` of every replica, in the global batch's order."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
+    context = _other_replicas()
+    if context is None:
         return value
     return context.all_gather(value, axis=0)
 
 
 def _from_first_replica(value: tf.Tensor) -> tf.Tensor:
     """Return the first replica's ``value`` on every replica of a distributed step."""
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
+    context = _other_replicas()
+    if context is None:
         return value
     first = tf.cast(tf.equal(context.replica_id_in_sync_group, 0), value.dtype)
     return context.all_reduce(tf.distribute.ReduceOp.SUM, value * first)
