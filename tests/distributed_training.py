@@ -43,7 +43,7 @@ def main(mode: str, out: Path) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
     from oasisgen import VQVAE2Estimator
-    from oasisgen.distribute import is_chief, make_strategy
+    from oasisgen.distribute import is_chief
 
     from .estimators.conftest import TINY_VQVAE, make_slices
 
@@ -54,11 +54,12 @@ def main(mode: str, out: Path) -> None:
     ).fit(X)
     weights = np.concatenate([w.ravel() for w in estimator.model_.get_weights()])
     saved = estimator.save(out / "model")
+    strategy = estimator.model_.distribute_strategy
     report = {
         "loss": estimator.history_["loss"],
         "weights": hashlib.sha256(weights.tobytes()).hexdigest(),
-        "replicas": make_strategy(mode).num_replicas_in_sync,
-        "codebook_spread": codebook_spread(estimator, make_strategy(mode)),
+        "replicas": strategy.num_replicas_in_sync,
+        "codebook_spread": codebook_spread(estimator, strategy),
         "chief": is_chief(),
         "saved": None if saved is None else str(saved),
         "codes": estimator.transform(X[:4]).tolist(),

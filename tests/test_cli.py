@@ -6,6 +6,8 @@ import pytest
 import oasisgen
 from oasisgen.cli import main
 
+from .network import free_ports
+
 TINY = [
     "--image-size", "32", "--epochs", "1", "--num-embeddings", "8", "16",
     "--embedding-dim", "4", "--hidden-channels", "8", "--n-res-blocks", "1",
@@ -179,11 +181,7 @@ def test_search_writes_the_results_and_the_best_model(tmp_path, capsys):
 def test_search_errors_name_the_problem_and_write_nothing(
     tmp_path, capsys, text, argv, status, message
 ):
-    import socket
-
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
+    (port,) = free_ports()
     (tmp_path / "search.toml").write_text(text)
     out = tmp_path / "search"
     argv = [arg.format(port=port) for arg in argv]

@@ -6,7 +6,6 @@ devices and the multi-worker strategy can only be set up before TensorFlow start
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from oasisgen.distribute import (
 )
 
 from .estimators.conftest import TINY_VQVAE, make_slices
+from .network import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
@@ -57,16 +57,6 @@ def output_of(process):
 
 def report_of(process):
     return json.loads(output_of(process).strip().splitlines()[-1])
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def local_cluster(n_workers):

@@ -23,6 +23,8 @@ from oasisgen.parallel import (
     worker_environment,
 )
 
+from .network import free_ports
+
 
 # ------------------------------------------------------------ threads_per_worker
 @pytest.mark.parametrize(
@@ -267,15 +269,9 @@ def test_loky_workers_of_a_grid_search_get_the_settings():
 SLACK = 10.0
 
 
-def _unused_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_connect_to_a_port_nobody_listens_on_fails_within_the_timeout():
     pytest.importorskip("distributed")  # imported before the clock starts
-    address = f"tcp://127.0.0.1:{_unused_port()}"
+    address = f"tcp://127.0.0.1:{free_ports()[0]}"
     started = time.perf_counter()
     with pytest.raises(ConnectionError, match=f"{address}.*within 1 s.*dask scheduler"):
         connect(address, timeout=1.0)
