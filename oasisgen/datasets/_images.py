@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from oasisgen._imaging import as_size
 from oasisgen.datasets._errors import (
@@ -54,7 +56,8 @@ def load_images(
         One slice per file, in natural order of the paths (``slice_2`` before
         ``slice_10``). Subjects are parsed from the file names (``case_001``
         from ``case_001_slice_0.png``, ``sub-01`` from BIDS names); a file whose
-        name has no subject is its own subject.
+        name has no subject is its own subject. ``positions`` is None: a folder
+        of images does not say where along the head its slices lie.
 
     Raises
     ------
@@ -106,8 +109,12 @@ def dataset_from_files(
     *,
     on_error: str,
     caller: str,
+    positions: Callable[[list[str]], np.ndarray | None] | None = None,
 ) -> tuple[SliceDataset, list]:
     """Check image files and wrap the readable ones in a file-backed SliceDataset.
+
+    ``positions``, if given, maps the absolute paths of the readable files to
+    their slice positions (or None when they cannot be known).
 
     Returns
     -------
@@ -127,7 +134,8 @@ def dataset_from_files(
         files, [header.format for header in headers], image_shape, image_size
     )
     subjects = [subject_from_path(path) for path in files]
-    return SliceDataset(storage, subjects, files), skipped
+    slice_positions = None if positions is None else positions(files)
+    return SliceDataset(storage, subjects, files, slice_positions), skipped
 
 
 def _common_shape(

@@ -6,7 +6,8 @@ are shown as a radiologist's viewer would in neurological convention: anterior u
 in axial slices, superior up in coronal and sagittal ones, the patient's right on
 the image right (and anterior on the right in sagittal slices). Slices without
 enough brain are dropped; the rest are fitted into a square of ``image_size``
-pixels keeping the physical aspect of the voxels.
+pixels keeping the physical aspect of the voxels. Each kept slice records its
+position along the axis among the kept slices of its volume (0 lowest, 1 highest).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from oasisgen.datasets._errors import (
     skipped_message,
 )
 from oasisgen.datasets._files import VOLUME_EXTENSIONS, find_files, subject_from_path
-from oasisgen.datasets._slices import ArraySlices, SliceDataset
+from oasisgen.datasets._slices import ArraySlices, SliceDataset, relative_positions
 
 # slicing axis of a RAS volume: x runs left -> right, y posterior -> anterior,
 # z inferior -> superior
@@ -95,9 +96,11 @@ def load_nifti(
     -------
     dataset : SliceDataset
         The slices of every volume, held in memory (as uint8, so 256 grey levels
-        like the OASIS PNG slices). Subjects come from the paths: the BIDS
+        like the OASIS PNG slices), each volume's from the lowest index along
+        the axis to the highest. Subjects come from the paths: the BIDS
         ``sub-<label>``, the OASIS subject (``OAS1_0001``), or the file name
-        without extensions.
+        without extensions. ``positions`` holds the slice position of every
+        slice (see Notes).
 
     Raises
     ------
@@ -117,6 +120,13 @@ def load_nifti(
     black and the darkest tissue does not. NaN and infinite voxels count as
     background.
 
+    The slice position of a slice is ``(k - k_min) / (k_max - k_min)``, where
+    ``k`` is its index along the axis of the volume reoriented to RAS and
+    ``k_min``, ``k_max`` are the lowest and highest indices of the slices kept
+    from that volume (0.5 when only one is kept). It runs from inferior (0) to
+    superior (1) in axial slices, from posterior to anterior in coronal slices,
+    and from the patient's left to right in sagittal slices.
+
     Examples
     --------
     >>> import tempfile
@@ -134,6 +144,8 @@ def load_nifti(
     SliceDataset(n_slices=13, image_shape=(32, 32), n_subjects=1, storage='memory')
     >>> dataset.subjects[0]
     np.str_('sub-01')
+    >>> print(dataset.positions[[0, 6, -1]])
+    [0.  0.5 1. ]
     """
     caller = "load_nifti"
     check_option(axis, name="axis", allowed=tuple(AXES), caller=caller)
@@ -150,8 +162,8 @@ def load_nifti(
         warnings.warn(
             skipped_message(skipped, len(paths), caller), UserWarning, stacklevel=2
         )
-    empty = [os.fspath(p) for p, slices in results if len(slices) == 0]
-    results = [(p, slices) for p, slices in results if len(slices)]
+    empty = [os.fspath(p) for p, (slices, _) in results if len(slices) == 0]
+    results = [(p, cut) for p, cut in results if len(cut[0])]
     if not results:
         raise ValueError(_no_brain_message(empty, min_brain_fraction))
     if empty:
@@ -199,8 +211,16 @@ def volume_slices(
     axis: int,
     image_size: tuple[int, int] | None,
     min_brain_fraction: float,
-) -> np.ndarray:
-    """Read one volume and return its brain slices, uint8 of shape (n, h, w, 1)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one volume and return its brain slices and their positions.
+
+    Returns
+    -------
+    slices : ndarray of uint8 of shape (n, height, width, 1)
+        The kept slices, from the lowest index along ``axis`` to the highest.
+    positions : ndarray of float32 of shape (n,)
+        Their slice positions among the kept slices, 0 to 1.
+    """
     volume, spacing = read_canonical(path)
     slices = _cut(_scale_intensities(volume), axis)
     others = [i for i in range(3) if i != axis]
@@ -215,7 +235,10 @@ def volume_slices(
                 f"square pixels would make slices of {side:.0f} pixels a side, more "
                 f"than {MAX_NATIVE_SIDE}. Pass image_size (such as image_size=256)."
             )
-    return _fit(slices[brain], (row_mm, col_mm), image_size)
+    # the index along the axis of a RAS volume grows to the right, anterior or
+    # superior end (see _cut), so 0 is the left, posterior or inferior end
+    positions = relative_positions(np.flatnonzero(brain))
+    return _fit(slices[brain], (row_mm, col_mm), image_size), positions
 
 
 def read_canonical(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -299,9 +322,9 @@ def _fit(
     return out
 
 
-def _stack(results: list[tuple[Path, np.ndarray]]) -> SliceDataset:
-    first_path, first = results[0]
-    for path, slices in results:
+def _stack(results: list[tuple[Path, tuple[np.ndarray, np.ndarray]]]) -> SliceDataset:
+    first_path, (first, _) = results[0]
+    for path, (slices, _) in results:
         if slices.shape[1:] != first.shape[1:]:
             raise ValueError(
                 f"load_nifti cut slices of different sizes: {os.fspath(first_path)} "
@@ -309,10 +332,13 @@ def _stack(results: list[tuple[Path, np.ndarray]]) -> SliceDataset:
                 f"{slices.shape[1]}x{slices.shape[2]}. Pass image_size (such as "
                 "image_size=256) to bring them to one size."
             )
-    images = np.concatenate([slices for _, slices in results])
-    sources = [os.path.abspath(p) for p, slices in results for _ in range(len(slices))]
+    images = np.concatenate([slices for _, (slices, _) in results])
+    positions = np.concatenate([positions for _, (_, positions) in results])
+    sources = [
+        os.path.abspath(p) for p, (slices, _) in results for _ in range(len(slices))
+    ]
     subjects = [subject_from_path(source) for source in sources]
-    return SliceDataset(ArraySlices(images), subjects, sources)
+    return SliceDataset(ArraySlices(images), subjects, sources, positions)
 
 
 def _check_fraction(value: object) -> None:

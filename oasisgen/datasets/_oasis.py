@@ -3,23 +3,30 @@
 The layout is a root folder holding ``keras_png_slices_train``,
 ``keras_png_slices_validate`` and ``keras_png_slices_test`` (256x256 grayscale PNG
 slices named like ``case_001_slice_0.nii.png``), beside ``keras_png_slices_seg_*``
-folders of segmentation labels, which are not loaded.
+folders of segmentation labels, which are not loaded. The number ``N`` in
+``slice_N`` gives each slice's position among the slices of its case.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from oasisgen._imaging import as_size
 from oasisgen.datasets._errors import ON_ERROR_OPTIONS, check_option, skipped_message
-from oasisgen.datasets._files import find_files
+from oasisgen.datasets._files import find_files, strip_extensions
 from oasisgen.datasets._images import dataset_from_files
-from oasisgen.datasets._slices import SliceDataset
+from oasisgen.datasets._slices import SliceDataset, relative_positions
 
 SPLITS = ("train", "validate", "test")
 _FOLDER = "keras_png_slices_{}"
+# case_001_slice_12.nii.png (without its extensions): the case and the slice number
+_CASE_SLICE = re.compile(r"(.+?)_slice_?(\d+)", re.IGNORECASE)
 
 
 def load_oasis(
@@ -52,6 +59,13 @@ def load_oasis(
         One slice per PNG file, read from disk on demand. The subject of each
         slice is parsed from its file name (``case_001`` from
         ``case_001_slice_0.nii.png``; the file name when it does not match).
+        ``positions`` holds the slice position of each slice, from the ``N`` of
+        its name ``<case>_slice_<N>`` (such as ``case_001_slice_12.nii.png``):
+        ``(N - N_min) / (N_max - N_min)`` over the files of that case loaded from
+        this split (0.5 for a case with one file), so 0 is the case's lowest
+        ``N`` and 1 its highest, whatever order the files are listed in and
+        whatever gaps the numbers have. ``positions`` is None for the whole
+        dataset when a file name does not follow that pattern.
 
     Raises
     ------
@@ -87,6 +101,8 @@ def load_oasis(
     SliceDataset(n_slices=4, image_shape=(32, 32), n_subjects=2, storage='files')
     >>> dataset.subjects
     array(['case_001', 'case_001', 'case_002', 'case_002'], dtype='<U8')
+    >>> dataset.positions
+    array([0., 1., 0., 1.], dtype=float32)
     """
     caller = "load_oasis"
     check_option(split, name="split", allowed=SPLITS, caller=caller)
@@ -94,12 +110,36 @@ def load_oasis(
     size = None if image_size is None else as_size(image_size)
     folder = _split_folder(Path(root).expanduser(), split)
     paths = find_files(folder, extensions=(".png",), caller=caller)
-    dataset, skipped = dataset_from_files(paths, size, on_error=on_error, caller=caller)
+    dataset, skipped = dataset_from_files(
+        paths, size, on_error=on_error, caller=caller, positions=slice_positions
+    )
     if skipped:
         warnings.warn(
             skipped_message(skipped, len(paths), caller), UserWarning, stacklevel=2
         )
     return dataset
+
+
+def slice_positions(paths: Sequence[str]) -> np.ndarray | None:
+    """Slice positions from ``<case>_slice_<N>`` file names, per case.
+
+    Returns None if a file name does not follow the pattern.
+
+    Examples
+    --------
+    >>> slice_positions(["case_001_slice_4.nii.png", "case_001_slice_0.nii.png"])
+    array([1., 0.], dtype=float32)
+    >>> slice_positions(["case_001_slice_0.nii.png", "brain.png"]) is None
+    True
+    """
+    cases, numbers = [], []
+    for path in paths:
+        match = _CASE_SLICE.fullmatch(strip_extensions(Path(path).name))
+        if match is None:
+            return None
+        cases.append(match.group(1))
+        numbers.append(int(match.group(2)))
+    return relative_positions(numbers, groups=cases)
 
 
 def _split_folder(root: Path, split: str) -> Path:

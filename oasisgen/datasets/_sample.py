@@ -13,6 +13,7 @@ import numpy as np
 
 from oasisgen._imaging import as_size, resize_images
 from oasisgen.datasets._errors import check_option
+from oasisgen.datasets._slices import relative_positions
 
 SPLITS = ("train", "test", "all")
 SAMPLE_IMAGE_SIZE = 256
@@ -27,6 +28,11 @@ def _load_arrays() -> dict[str, np.ndarray]:
     source = resources.files("oasisgen.datasets") / "data" / _FILENAME
     with resources.as_file(source) as path, np.load(path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in _ARRAYS}
+    # slice positions per subject (each subject is one volume): 0 at its lowest
+    # slice_index, 1 at its highest
+    arrays["positions"] = relative_positions(
+        arrays["slice_index"], groups=arrays["subjects"]
+    )
     for array in arrays.values():
         array.flags.writeable = False
     return arrays
@@ -44,7 +50,8 @@ def load_sample(
     image_size: int | tuple[int, int] | None = SAMPLE_IMAGE_SIZE,
     *,
     return_subjects: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    return_positions: bool = False,
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """Load the bundled sample of real T1-weighted brain MRI slices.
 
     The sample holds axial slices of three heads, each slice 256 x 256, anterior
@@ -68,6 +75,9 @@ def load_sample(
         when this differs; ``None`` keeps them at 256 x 256.
     return_subjects : bool, default=False
         Also return the subject of each slice.
+    return_positions : bool, default=False
+        Also return the slice position of each slice (after the subjects when
+        both are asked for).
 
     Returns
     -------
@@ -77,6 +87,12 @@ def load_sample(
         The subject of each slice, such as ``"colin27"``; only returned when
         ``return_subjects`` is True. Pass it as ``groups`` to a scikit-learn
         group splitter to keep every subject on one side of a split.
+    positions : ndarray of shape (n_samples,), dtype float32
+        The slice position of each slice, from ``(k - k_min) / (k_max - k_min)``
+        over the axial indices ``k`` (``slice_index`` in :func:`sample_info`) of
+        the stored slices of its subject: 0 for the subject's lowest (most
+        inferior) slice, 1 for its highest. Only returned when
+        ``return_positions`` is True.
 
     Raises
     ------
@@ -105,6 +121,14 @@ def load_sample(
     >>> X_test, subjects = load_sample("test", image_size=32, return_subjects=True)
     >>> print(X_test.shape, np.unique(subjects))
     (54, 32, 32, 1) ['aomic-piop2-sub-0042']
+    >>> X_test, positions = load_sample("test", image_size=32, return_positions=True)
+    >>> print(positions.dtype, positions.min(), positions.max())
+    float32 0.0 1.0
+    >>> X, subjects, positions = load_sample(
+    ...     "all", image_size=32, return_subjects=True, return_positions=True
+    ... )
+    >>> print(subjects[61], positions[61], subjects[62], positions[62])
+    colin27 1.0 aomic-piop2-sub-0017 0.0
     """
     check_option(split, name="split", allowed=SPLITS, caller="load_sample")
     size = (
@@ -119,9 +143,12 @@ def load_sample(
     images /= np.float32(255.0)
     if size != images.shape[1:3]:
         images = resize_images(images, size)
+    extras = []
     if return_subjects:
-        return images, arrays["subjects"][mask]
-    return images
+        extras.append(arrays["subjects"][mask])
+    if return_positions:
+        extras.append(arrays["positions"][mask])
+    return (images, *extras) if extras else images
 
 
 def sample_info() -> dict[str, dict[str, object]]:
@@ -131,8 +158,10 @@ def sample_info() -> dict[str, dict[str, object]]:
     -------
     info : dict
         One entry per subject, in storage order, mapping its name to a dict
-        with the keys ``"split"`` (``"train"`` or ``"test"``), ``"n_slices"``
-        and ``"slice_index"`` (a list of the axial indices in the source).
+        with the keys ``"split"`` (``"train"`` or ``"test"``), ``"n_slices"``,
+        ``"slice_index"`` (a list of the axial indices in the source) and
+        ``"positions"`` (a list of the slice positions, from 0 for the lowest
+        slice to 1 for the highest; see :func:`load_sample`).
 
     See Also
     --------
@@ -156,5 +185,6 @@ def sample_info() -> dict[str, dict[str, object]]:
             "split": splits.pop() if len(splits) == 1 else sorted(splits),
             "n_slices": int(rows.sum()),
             "slice_index": arrays["slice_index"][rows].tolist(),
+            "positions": arrays["positions"][rows].tolist(),
         }
     return info

@@ -1,4 +1,4 @@
-"""SliceDataset: 2D grayscale slices with the subject and source of each.
+"""SliceDataset: 2D grayscale slices with the subject, source and position of each.
 
 A dataset holds its slices either in memory (an array, from ``from_array`` or
 ``load_nifti``) or as a list of image files decoded on demand (``load_images``,
@@ -146,7 +146,7 @@ def _luminance(pixels, weights):
 
 
 class SliceDataset:
-    """2D grayscale slices with the subject and source file of each slice.
+    """2D grayscale slices with the subject, source file and position of each slice.
 
     The loaders (:func:`load_oasis`, :func:`load_nifti`, :func:`load_images`,
     :func:`load_sample`) return one; :meth:`from_array` wraps an array. Slices
@@ -161,6 +161,9 @@ class SliceDataset:
         Subject of every slice.
     sources : array-like of str of shape (n_slices,)
         File (or array) every slice comes from.
+    positions : array-like of float of shape (n_slices,), optional
+        Slice position of every slice, in [0, 1] (see ``positions`` below);
+        None when unknown.
 
     Attributes
     ----------
@@ -170,6 +173,14 @@ class SliceDataset:
         Subject of every slice; splits keep subjects apart.
     sources : ndarray of str of shape (n_slices,)
         File every slice was read from.
+    positions : ndarray of float32 of shape (n_slices,) or None
+        Slice position of every slice: where it lies along the slicing axis among
+        the slices kept from its volume, 0 for the lowest (most inferior, in axial
+        slices) and 1 for the highest; 0.5 when a volume gave a single slice.
+        It is ``(k - k_min) / (k_max - k_min)`` for the index ``k`` of the slice
+        along the axis, so gaps between kept slices show. None when the loader
+        cannot know it (:func:`load_images`, OASIS files named otherwise than
+        ``case_XXX_slice_N``, arrays wrapped without positions).
 
     See Also
     --------
@@ -196,10 +207,12 @@ class SliceDataset:
         storage: ArraySlices | FileSlices,
         subjects: Sequence[str],
         sources: Sequence[str],
+        positions: Any = None,
     ):
         self._storage = storage
         self._subjects = _string_column(subjects, "subjects", len(storage))
         self._sources = _string_column(sources, "sources", len(storage))
+        self._positions = _position_column(positions, len(storage))
 
     @classmethod
     def from_array(
@@ -207,6 +220,7 @@ class SliceDataset:
         images: Any,
         subjects: Sequence[str] | None = None,
         sources: Sequence[str] | None = None,
+        positions: Any = None,
     ) -> SliceDataset:
         """Wrap an array of slices.
 
@@ -220,6 +234,10 @@ class SliceDataset:
             (``"slice_0"``, ``"slice_1"``, ...), so splits are by slice.
         sources : array-like of str of shape (n_slices,), optional
             Where every slice comes from; ``"array[i]"`` by default.
+        positions : array-like of float of shape (n_slices,), optional
+            Slice position of every slice, in [0, 1]: 0 for the lowest slice
+            kept from its volume, 1 for the highest. None (the default) when
+            unknown.
 
         Returns
         -------
@@ -230,7 +248,8 @@ class SliceDataset:
         ------
         ValueError
             If the images are not a stack of 2D grayscale slices with values in
-            [0, 1] (or uint8), or ``subjects`` has the wrong length.
+            [0, 1] (or uint8), ``subjects`` has the wrong length, or
+            ``positions`` is not one finite number in [0, 1] per slice.
         TypeError
             If the images are not numeric.
 
@@ -240,6 +259,10 @@ class SliceDataset:
         >>> dataset = SliceDataset.from_array(np.ones((2, 8, 8, 1), dtype=np.float32))
         >>> dataset.subjects
         array(['slice_0', 'slice_1'], dtype='<U7')
+        >>> dataset.positions is None
+        True
+        >>> SliceDataset.from_array(np.ones((2, 8, 8)), positions=[0, 1]).positions
+        array([0., 1.], dtype=float32)
         """
         array = check_images(images, caller="SliceDataset.from_array")
         if np.may_share_memory(array, images):
@@ -250,7 +273,7 @@ class SliceDataset:
             subjects = [f"slice_{i}" for i in range(n_slices)]
         if sources is None:
             sources = [f"array[{i}]" for i in range(n_slices)]
-        return cls(ArraySlices(array), subjects, sources)
+        return cls(ArraySlices(array), subjects, sources, positions)
 
     def __len__(self) -> int:
         return len(self._storage)
@@ -280,6 +303,16 @@ class SliceDataset:
     def sources(self) -> np.ndarray:
         """Source of every slice, ndarray of str of shape (n_slices,)."""
         return self._sources
+
+    @property
+    def positions(self) -> np.ndarray | None:
+        """Slice position of every slice, float32 in [0, 1] of shape (n_slices,).
+
+        0 is the lowest slice kept from its volume along the slicing axis, 1 the
+        highest (0.5 for a volume that gave one slice); None when unknown. The
+        array is read-only.
+        """
+        return self._positions
 
     def to_numpy(self) -> np.ndarray:
         """Return all slices as one array.
@@ -316,7 +349,7 @@ or slice
         Returns
         -------
         dataset : SliceDataset
-            The chosen slices, with their subjects and sources.
+            The chosen slices, with their subjects, sources and positions.
 
         Examples
         --------
@@ -325,11 +358,12 @@ or slice
         >>> dataset.subset([0, 2]).subjects
         array(['slice_0', 'slice_2'], dtype='<U7')
         """
-        positions = np.atleast_1d(np.arange(len(self))[indices])
+        rows = np.atleast_1d(np.arange(len(self))[indices])
         return type(self)(
-            self._storage.take(positions),
-            self._subjects[positions],
-            self._sources[positions],
+            self._storage.take(rows),
+            self._subjects[rows],
+            self._sources[rows],
+            None if self._positions is None else self._positions[rows],
         )
 
     def split_by_subject(
@@ -348,7 +382,8 @@ or slice
         Returns
         -------
         train, test : SliceDataset
-            Every slice of a subject lands in the same one; slices keep their order.
+            Every slice of a subject lands in the same one; slices keep their
+            order, sources and positions.
 
         Raises
         ------
@@ -444,3 +479,60 @@ def _string_column(values: Sequence[str], name: str, n_slices: int) -> np.ndarra
         )
     column.flags.writeable = False
     return column
+
+
+def _position_column(values: Any, n_slices: int) -> np.ndarray | None:
+    """Check slice positions: None, or one finite number in [0, 1] per slice."""
+    if values is None:
+        return None
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(
+            "SliceDataset expected positions as real numbers in [0, 1], one per "
+            f"slice (or None when unknown); got an array of dtype {raw.dtype}."
+        )
+    column = raw.astype(np.float64)
+    if column.shape != (n_slices,):
+        raise ValueError(
+            f"SliceDataset expected positions with one entry per slice, shape "
+            f"({n_slices},); got shape {column.shape}."
+        )
+    bad = np.flatnonzero(~(np.isfinite(column) & (column >= 0) & (column <= 1)))
+    if len(bad):
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ValueError(
+            "SliceDataset expected positions that are finite floats in [0, 1] "
+            "(0 = lowest slice kept from a volume, 1 = highest); got "
+            f"{float(column[bad[0]])!r} at index {bad[0]}{more}."
+        )
+    column = column.astype(np.float32)
+    column.flags.writeable = False
+    return column
+
+
+def relative_positions(
+    indices: Any, groups: Sequence[str] | np.ndarray | None = None
+) -> np.ndarray:
+    """Slice positions from slice indices along an axis, per group (volume).
+
+    Within each group, ``(k - k_min) / (k_max - k_min)`` for every index ``k``;
+    0.5 where a group's indices are all equal (a single slice).
+
+    Examples
+    --------
+    >>> relative_positions([3, 5, 11, 7], groups=["a", "a", "a", "b"])
+    array([0.  , 0.25, 1.  , 0.5 ], dtype=float32)
+    """
+    indices = np.asarray(indices, dtype=np.float64)
+    if groups is None:
+        groups = np.zeros(len(indices), dtype=int)
+    groups = np.asarray(groups)
+    positions = np.empty(len(indices), dtype=np.float64)
+    for group in np.unique(groups):
+        rows = groups == group
+        low, high = indices[rows].min(), indices[rows].max()
+        if high > low:
+            positions[rows] = (indices[rows] - low) / (high - low)
+        else:
+            positions[rows] = 0.5
+    return positions.astype(np.float32)

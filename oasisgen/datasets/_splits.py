@@ -49,7 +49,10 @@ def load_splits(
     -------
     splits : dict with keys "train", "validate" and "test"
         Arrays (bundled sample) or :class:`SliceDataset` objects; ``"validate"`` is
-        ``None`` where the source has no validation split.
+        ``None`` where the source has no validation split. The datasets keep the
+        subjects and slice positions (``positions``) their loader recorded; the
+        sample's arrays carry neither (``load_sample(..., return_positions=True)``
+        gives its positions).
 
     Raises
     ------

@@ -28,6 +28,14 @@ def test_subjects_come_from_the_file_names(tmp_path, helpers):
     assert list(load_images(tmp_path).subjects) == ["brain", "case_001", "case_001"]
 
 
+def test_positions_are_unknown(png_folder):
+    # a folder of images does not say where its slices lie, even when named
+    # like slices (scan_slice_1.png)
+    dataset = load_images(png_folder)
+    assert dataset.positions is None
+    assert dataset.subset([0, 1]).positions is None
+
+
 @pytest.mark.parametrize(
     "pattern, n_files",
     [("*.png", 4), ("scan_slice_1*.png", 2), ("**/*.png", 5)],

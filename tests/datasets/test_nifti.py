@@ -247,3 +247,114 @@ def test_nothing_is_written_into_the_data(tmp_path, helpers):
     assert set(dataset.subjects) == {"head", "OAS1_0003"}
     list(dataset.as_tf_dataset(batch_size=8))
     assert helpers.snapshot(tmp_path) == before
+
+
+# -- slice positions ------------------------------------------------------------
+
+
+def graded_head(head: np.ndarray, axis: int) -> np.ndarray:
+    """The synthetic head (without its marker), brighter along ``axis``.
+
+    Along RAS axes the bright end is the right (x), anterior (y) or superior (z).
+    """
+    ramp = np.arange(head.shape[axis], dtype=np.float32) + 10
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    return (head > 0) * ramp.reshape(shape)
+
+
+def brain_brightness(images: np.ndarray) -> np.ndarray:
+    """Median of the nonzero pixels of every slice."""
+    return np.array([np.median(image[image > 0]) for image in images[..., 0]])
+
+
+@pytest.mark.parametrize("codes", ["RAS", "LPS", "IRA", "SAR"], ids=str)
+@pytest.mark.parametrize(
+    "axis, ras_axis",
+    [("axial", 2), ("coronal", 1), ("sagittal", 0)],
+    ids=["axial", "coronal", "sagittal"],
+)
+def test_positions_run_from_inferior_to_superior(
+    tmp_path, helpers, codes, axis, ras_axis
+):
+    # brighter towards the superior (axial), anterior (coronal) or right
+    # (sagittal) end, however the voxels are stored on disk: a brighter slice
+    # has a higher position
+    image = helpers.reoriented(
+        helpers.ras_image(graded_head(helpers.head_volume(), ras_axis)), codes
+    )
+    dataset = load_nifti(helpers.save(image, tmp_path / "graded.nii.gz"), 32, axis)
+    positions = dataset.positions
+    assert positions.dtype == np.float32
+    assert positions.shape == (len(dataset),)
+    assert positions[0] == 0.0 and positions[-1] == 1.0
+    assert np.all(np.diff(positions) > 0)
+    brightness = brain_brightness(dataset.to_numpy())
+    assert np.all(np.diff(brightness) >= 0)
+    assert brightness[-1] > brightness[0] + 0.2
+    assert np.corrcoef(positions, brightness)[0, 1] > 0.9
+
+
+def test_positions_are_relative_to_the_kept_indices(tmp_path, helpers):
+    path = helpers.save(helpers.ras_image(helpers.head_volume()), tmp_path / "h.nii")
+    every = load_nifti(path, 32, min_brain_fraction=0)
+    np.testing.assert_allclose(every.positions, np.linspace(0, 1, 24), atol=1e-6)
+    kept = load_nifti(path, 32)
+    assert len(kept) < 24
+    # equally spaced (the kept slices are contiguous) from 0 to 1
+    np.testing.assert_allclose(kept.positions, np.linspace(0, 1, len(kept)), atol=1e-6)
+
+
+def test_positions_skip_the_gaps_between_kept_slices(tmp_path, helpers):
+    # brain in axial slices 3, 4 and 10 only: positions 0, 1/7 and 1
+    volume = np.zeros((16, 16, 14), dtype=np.float32)
+    volume[2:14, 2:14, [3, 4, 10]] = 100.0
+    path = helpers.save(helpers.ras_image(volume), tmp_path / "gaps.nii")
+    dataset = load_nifti(path, 16)
+    np.testing.assert_allclose(dataset.positions, [0, 1 / 7, 1], atol=1e-6)
+
+
+def test_a_single_kept_slice_is_at_one_half(tmp_path, helpers):
+    volume = np.zeros((16, 16, 10), dtype=np.float32)
+    volume[2:14, 2:14, 6] = 100.0
+    dataset = load_nifti(helpers.save(helpers.ras_image(volume), tmp_path / "v.nii"))
+    assert len(dataset) == 1
+    np.testing.assert_array_equal(dataset.positions, [0.5])
+
+
+def test_positions_are_per_volume_and_survive_splits(tmp_path, helpers):
+    small = helpers.ras_image(helpers.head_volume((32, 40, 12)))
+    large = helpers.ras_image(helpers.head_volume())
+    paths = [
+        helpers.save(small, tmp_path / "sub-01" / "anat" / "sub-01_T1w.nii.gz"),
+        helpers.save(large, tmp_path / "sub-02" / "anat" / "sub-02_T1w.nii.gz"),
+    ]
+    dataset = load_nifti(paths, 32)
+    for subject in ("sub-01", "sub-02"):
+        positions = dataset.positions[dataset.subjects == subject]
+        assert positions.min() == 0.0 and positions.max() == 1.0
+        assert np.all(np.diff(positions) > 0)
+    train, test = dataset.split_by_subject(test_size=1, random_state=0)
+    for part in (train, test):
+        (subject,) = set(part.subjects)
+        np.testing.assert_array_equal(
+            part.positions, dataset.positions[dataset.subjects == subject]
+        )
+
+
+def test_load_splits_passes_nifti_positions_on(tmp_path, helpers):
+    from oasisgen.datasets import load_splits
+
+    for i in (1, 2, 3):
+        helpers.save(
+            helpers.ras_image(helpers.head_volume()), tmp_path / f"head_{i}.nii.gz"
+        )
+    splits = load_splits(tmp_path, image_size=32, test_size=1)
+    whole = load_nifti(tmp_path, 32)
+    for name in ("train", "test"):
+        part = splits[name]
+        for subject in set(part.subjects):
+            np.testing.assert_array_equal(
+                part.positions[part.subjects == subject],
+                whole.positions[whole.subjects == subject],
+            )

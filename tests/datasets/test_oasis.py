@@ -117,3 +117,85 @@ def test_nothing_is_written_into_the_data(oasis_root, helpers):
     dataset.to_numpy()
     list(dataset.as_tf_dataset(batch_size=4, shuffle=True, seed=0))
     assert helpers.snapshot(oasis_root) == before
+
+
+# -- slice positions from the file names --------------------------------------
+
+
+def test_positions_come_from_the_slice_numbers(oasis_root):
+    # every case has slices 0, 2 and 10: positions 0, 0.2 and 1
+    dataset = load_oasis(oasis_root, "validate")
+    assert dataset.positions.dtype == np.float32
+    np.testing.assert_allclose(dataset.positions, np.tile([0, 0.2, 1], 3), atol=1e-6)
+
+
+def slice_number(source: str) -> int:
+    return int(source.rsplit("_slice_", 1)[1].split(".")[0])
+
+
+def test_positions_of_unsorted_non_contiguous_numbers(tmp_path, helpers):
+    folder = tmp_path / "keras_png_slices_test"
+    numbers = {"case_010": (17, 3, 40, 9, 25), "case_002": (101, 99), "case_003": (7,)}
+    rng = np.random.default_rng(0)
+    for case, case_numbers in numbers.items():
+        for number in case_numbers:
+            name = f"{case}_slice_{number}.nii.png"
+            helpers.write_png(folder / name, helpers.random_slice(rng))
+    dataset = load_oasis(tmp_path, "test")
+    for source, subject, position in zip(
+        dataset.sources, dataset.subjects, dataset.positions, strict=True
+    ):
+        low, high = min(numbers[subject]), max(numbers[subject])
+        expected = 0.5 if low == high else (slice_number(source) - low) / (high - low)
+        assert position == pytest.approx(expected, abs=1e-6), source
+    case_10 = dataset.positions[dataset.subjects == "case_010"]
+    np.testing.assert_allclose(
+        case_10, np.array([0, 6, 14, 22, 37]) / 37, atol=1e-6
+    )  # slices 3, 9, 17, 25, 40 in natural order
+    np.testing.assert_array_equal(
+        dataset.positions[dataset.subjects == "case_002"], [0, 1]
+    )
+    np.testing.assert_array_equal(
+        dataset.positions[dataset.subjects == "case_003"], [0.5]
+    )
+
+
+def test_positions_are_unknown_when_a_name_does_not_match(oasis_root, helpers):
+    folder = oasis_root / "keras_png_slices_train"
+    helpers.write_png(folder / "odd_name.nii.png", np.zeros((32, 32), np.uint8))
+    dataset = load_oasis(oasis_root)
+    assert len(dataset) == 10
+    assert dataset.positions is None
+    assert load_oasis(oasis_root, "test").positions is not None
+
+
+def test_positions_count_only_the_files_loaded(oasis_root):
+    # with slice 10 of case_002 left out, slice 2 becomes its highest
+    bad = oasis_root / "keras_png_slices_train" / "case_002_slice_10.nii.png"
+    bad.write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match="case_002_slice_10"):
+        dataset = load_oasis(oasis_root, on_error="skip")
+    np.testing.assert_allclose(
+        dataset.positions[dataset.subjects == "case_002"], [0, 1], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        dataset.positions[dataset.subjects == "case_001"], [0, 0.2, 1], atol=1e-6
+    )
+
+
+def test_positions_survive_splits_and_load_splits(oasis_root):
+    from oasisgen.datasets import load_splits
+
+    dataset = load_oasis(oasis_root)
+    train, test = dataset.split_by_subject(test_size=1, random_state=0)
+    for part in (train, test):
+        expected = [
+            dataset.positions[list(dataset.sources).index(source)]
+            for source in part.sources
+        ]
+        np.testing.assert_array_equal(part.positions, expected)
+    splits = load_splits(oasis_root)
+    for name in ("train", "validate", "test"):
+        np.testing.assert_array_equal(
+            splits[name].positions, load_oasis(oasis_root, name).positions
+        )

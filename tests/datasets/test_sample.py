@@ -199,3 +199,52 @@ def test_sample_info_matches_the_arrays():
     n_test = sum(e["n_slices"] for e in info.values() if e["split"] == "test")
     assert n_train == len(load_sample("train", 8))
     assert n_test == len(load_sample("test", 8))
+
+
+# -- slice positions ------------------------------------------------------------
+
+
+def test_positions_span_each_subject_and_follow_slice_index():
+    _, subjects, positions = load_sample(
+        "all", 8, return_subjects=True, return_positions=True
+    )
+    assert positions.dtype == np.float32
+    assert positions.shape == subjects.shape
+    info = sample_info()
+    for name, entry in info.items():
+        mine = positions[subjects == name]
+        index = np.asarray(entry["slice_index"])
+        assert mine.min() == 0.0 and mine.max() == 1.0
+        assert np.all(np.diff(mine) > 0)
+        expected = (index - index.min()) / (index.max() - index.min())
+        np.testing.assert_allclose(mine, expected, atol=1e-6)
+        np.testing.assert_array_equal(mine, np.float32(entry["positions"]))
+
+
+@pytest.mark.parametrize("split", ["train", "test", "all"])
+def test_return_positions_order(split):
+    images = load_sample(split, 8)
+    X, positions = load_sample(split, 8, return_positions=True)
+    X2, subjects, positions2 = load_sample(
+        split, 8, return_subjects=True, return_positions=True
+    )
+    np.testing.assert_array_equal(X, images)
+    np.testing.assert_array_equal(X2, images)
+    np.testing.assert_array_equal(positions, positions2)
+    assert subjects.dtype.kind == "U"
+    assert positions.shape == (len(images),)
+
+
+def test_positions_of_all_are_train_then_test():
+    _, train = load_sample("train", 8, return_positions=True)
+    _, test = load_sample("test", 8, return_positions=True)
+    _, every = load_sample("all", 8, return_positions=True)
+    np.testing.assert_array_equal(every, np.concatenate([train, test]))
+
+
+def test_positions_are_fresh_and_writeable():
+    _, positions = load_sample("test", 8, return_positions=True)
+    assert positions.flags.writeable
+    positions[:] = 0.25
+    _, again = load_sample("test", 8, return_positions=True)
+    assert again.min() == 0.0 and again.max() == 1.0

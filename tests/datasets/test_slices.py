@@ -107,6 +107,70 @@ def test_subjects_are_read_only():
         dataset.subjects[0] = "x"
 
 
+# -- positions ----------------------------------------------------------------
+
+
+def test_positions_default_to_none():
+    assert SliceDataset.from_array(uint8_slices()).positions is None
+
+
+@pytest.mark.parametrize(
+    "positions",
+    [[0, 0.2, 0.4, 0.6, 0.8, 1], np.linspace(0, 1, 6), np.array([0, 0, 1, 1, 0, 1])],
+    ids=["list", "float64", "ints"],
+)
+def test_positions_are_float32_and_read_only(positions):
+    dataset = SliceDataset.from_array(uint8_slices(), positions=positions)
+    assert dataset.positions.dtype == np.float32
+    assert dataset.positions.shape == (6,)
+    np.testing.assert_allclose(dataset.positions, np.asarray(positions, float))
+    with pytest.raises(ValueError, match="read-only"):
+        dataset.positions[0] = 0.5
+
+
+def test_positions_are_copied():
+    positions = np.linspace(0, 1, 6)
+    dataset = SliceDataset.from_array(uint8_slices(), positions=positions)
+    positions[:] = 0.5
+    assert dataset.positions[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "positions, match",
+    [
+        (
+            [0.0, 1.0],
+            r"positions with one entry per slice, shape \(6,\); got \S+ \(2,\)",
+        ),
+        (np.zeros((6, 1)), r"one entry per slice, shape \(6,\); got shape \(6, 1\)"),
+        (0.5, r"one entry per slice, shape \(6,\); got shape \(\)"),
+        (
+            [0, 0.2, np.nan, 0.6, 0.8, 1],
+            r"finite floats in \[0, 1\].*got nan at index 2",
+        ),
+        ([0, 0.2, 0.4, np.inf, 0.8, 1], r"got inf at index 3"),
+        ([0, 0.2, 0.4, 0.6, 0.8, 1.5], r"in \[0, 1\].*got 1\.5 at index 5\.$"),
+        ([-0.1, 0.2, 0.4, 0.6, 2, 1], r"got -0\.1 at index 0 \(and 1 more\)"),
+        (list("abcdef"), r"positions as real numbers in \[0, 1\].*dtype <U1"),
+        ([0, 0.2, None, 0.6, 0.8, 1], r"positions as real numbers.*dtype object"),
+    ],
+    ids=[
+        "short",
+        "2d",
+        "scalar",
+        "nan",
+        "inf",
+        "above-one",
+        "below-zero",
+        "strings",
+        "none-inside",
+    ],
+)
+def test_bad_positions_are_refused(positions, match):
+    with pytest.raises(ValueError, match=match):
+        SliceDataset.from_array(uint8_slices(), positions=positions)
+
+
 # -- subset and split_by_subject ----------------------------------------------
 
 
@@ -122,9 +186,14 @@ def test_subjects_are_read_only():
 )
 def test_subset(indices, expected):
     images = uint8_slices()
-    dataset = SliceDataset.from_array(images, subjects=list("abcdef"))
+    positions = np.linspace(0, 1, 6)
+    dataset = SliceDataset.from_array(
+        images, subjects=list("abcdef"), positions=positions
+    )
     part = dataset.subset(indices)
     assert list(part.subjects) == [dataset.subjects[i] for i in expected]
+    np.testing.assert_allclose(part.positions, positions[expected])
+    assert part.positions.dtype == np.float32
     np.testing.assert_allclose(
         part.to_numpy()[..., 0], images[expected] / 255, atol=1e-6
     )
@@ -148,6 +217,29 @@ def test_split_by_subject_keeps_subjects_apart(random_state):
     assert sorted(np.concatenate([train.sources, test.sources])) == sorted(
         dataset.sources
     )
+
+
+def test_split_by_subject_keeps_positions_with_their_slices():
+    subjects = np.repeat(["a", "b", "c", "d", "e"], 3)
+    positions = np.tile([0.0, 0.5, 1.0], 5)
+    images = uint8_slices(15)
+    dataset = SliceDataset.from_array(images, subjects=subjects, positions=positions)
+    for part in dataset.split_by_subject(test_size=2, random_state=0):
+        rows = [int(source[6:-1]) for source in part.sources]  # "array[i]"
+        np.testing.assert_array_equal(part.positions, positions[rows])
+        np.testing.assert_allclose(part.to_numpy()[..., 0], images[rows] / 255)
+
+
+def test_unknown_positions_stay_unknown():
+    dataset = SliceDataset.from_array(uint8_slices(), subjects=list("aabbcc"))
+    assert dataset.subset([0, 3]).positions is None
+    assert all(part.positions is None for part in dataset.split_by_subject())
+
+
+def test_subset_of_files_keeps_positions(oasis_root):
+    dataset = load_oasis(oasis_root)
+    part = dataset.subset([8, 0, 4])
+    np.testing.assert_array_equal(part.positions, dataset.positions[[8, 0, 4]])
 
 
 def test_split_by_subject_is_repeatable():
