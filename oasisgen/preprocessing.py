@@ -1,13 +1,17 @@
 """scikit-learn transformers for batches of grayscale images.
 
-Both transformers take images of shape (n_samples, height, width) or
-(n_samples, height, width, 1) and return float32 images of shape
-(n_samples, height, width, 1), so they can sit in a :class:`sklearn.pipeline.Pipeline`
-in front of :class:`oasisgen.VQVAE2Estimator` and be tuned with
-:class:`sklearn.model_selection.GridSearchCV`. A typical chain scales raw scanner
-intensities to [0, 1] first, then resizes::
+The transformers take images of shape (n_samples, height, width) or
+(n_samples, height, width, 1) and return float32 images, so they can sit in a
+:class:`sklearn.pipeline.Pipeline` in front of :class:`oasisgen.VQVAE2Estimator` and
+be tuned with :class:`sklearn.model_selection.GridSearchCV`. :class:`IntensityScaler`
+and :class:`Resize` always return shape (n_samples, height, width, 1). A typical
+chain scales raw scanner intensities to [0, 1] first, then resizes::
 
     make_pipeline(IntensityScaler(), Resize(32), VQVAE2Estimator())
+
+:class:`RandomSliceTransform` (and the function :func:`random_transform`) augments
+slices already in [0, 1] with random flips, rotations, scalings, shifts and gamma
+changes; it keeps the layout of its input.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import Tags
-from sklearn.utils._param_validation import Interval
+from sklearn.utils import Tags, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen._imaging import as_size, resize_images
 from oasisgen._validation import IMAGE_SHAPE_TEXT, check_images
 
-__all__ = ["IntensityScaler", "Resize"]
+__all__ = ["IntensityScaler", "RandomSliceTransform", "Resize", "random_transform"]
 
 
 def _image_tags(tags: Tags) -> Tags:
@@ -315,4 +320,308 @@ class IntensityScaler(TransformerMixin, BaseEstimator):
         """Declare a transformer of images; stateless when ``per_image=True``."""
         tags = _image_tags(super().__sklearn_tags__())
         tags.requires_fit = not self.per_image
+        return tags
+
+
+# --- random augmentation -------------------------------------------------------------
+
+_AUGMENT_CONSTRAINTS: dict = {
+    "flip": ["boolean"],
+    "rotation": [Interval(Real, 0, 180, closed="both")],
+    "scale": [Interval(Real, 0, 1, closed="left")],
+    "shift": [Interval(Real, 0, 0.5, closed="both")],
+    "gamma": [Interval(Real, 0, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
+
+def _augment(
+    images: np.ndarray,
+    rng: np.random.RandomState,
+    *,
+    flip: bool,
+    rotation: float,
+    scale: float,
+    shift: float,
+    gamma: float,
+) -> np.ndarray:
+    """Randomly transform float32 images of shape (n, H, W); return a new array.
+
+    Six uniform numbers in [-1, 1) are drawn per image, in image order, whatever
+    parts are switched on: the draws of image ``i`` do not depend on the other
+    parameters nor on the number of images after it.
+    """
+    n_images, height, width = images.shape
+    draws = rng.uniform(-1.0, 1.0, size=(n_images, 6))
+    mirror = draws[:, 0] < 0.0 if flip else np.zeros(n_images, dtype=bool)
+    out = images.copy()
+    if rotation or scale or shift:
+        angles = np.deg2rad(rotation * draws[:, 1])
+        factors = 1.0 + scale * draws[:, 2]
+        shifts = shift * draws[:, 3:5] * np.array([height, width])
+        centre = np.array([(height - 1) / 2.0, (width - 1) / 2.0])
+        for i in range(n_images):
+            # The image is mirrored, rotated and scaled about its centre, then
+            # shifted: x_out = centre + factor R F (x_in - centre) + shift.
+            # affine_transform needs the inverse map, output -> input pixel.
+            cos, sin = np.cos(angles[i]), np.sin(angles[i])
+            inverse = np.array([[cos, sin], [-sin, cos]]) / factors[i]
+            if mirror[i]:
+                inverse[1] = -inverse[1]
+            offset = centre - inverse @ (centre + shifts[i])
+            ndimage.affine_transform(
+                images[i],
+                inverse,
+                offset=offset,
+                order=1,
+                mode="grid-constant",
+                cval=0.0,
+                output=out[i],
+            )
+    elif mirror.any():
+        out[mirror] = out[mirror, :, ::-1]
+    if gamma:
+        exponents = np.exp(gamma * draws[:, 5]).astype(np.float32)
+        np.power(out, exponents[:, np.newaxis, np.newaxis], out=out)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _check_unit_images(X: object, *, caller: str) -> tuple[np.ndarray, bool]:
+    """Validate images in [0, 1] (or uint8); return float32 (n, H, W), was-4D flag."""
+    images = check_images(X, caller=caller)
+    return images[..., 0], np.ndim(X) == 4
+
+
+@validate_params(_AUGMENT_CONSTRAINTS, prefer_skip_nested_validation=True)
+def random_transform(
+    images: object,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    flip: bool = True,
+    rotation: float = 8.0,
+    scale: float = 0.06,
+    shift: float = 0.04,
+    gamma: float = 0.15,
+) -> np.ndarray:
+    """Apply a different random flip, affine transform and gamma to each slice.
+
+    Each image gets its own transform: a left-right flip with probability 0.5, a
+    rotation by an angle drawn uniformly in ``[-rotation, rotation]`` degrees, an
+    isotropic scaling by a factor drawn in ``[1 - scale, 1 + scale]`` and a shift
+    drawn in ``[-shift, shift]`` times the image side along each axis. The four
+    are combined about the image centre into one affine map, resampled once with
+    bilinear interpolation; pixels mapped from outside the image are 0. Then the
+    intensities are raised to the power ``exp(u)``, ``u`` drawn uniformly in
+    ``[-gamma, gamma]``, which changes the contrast but keeps 0, 1 and the order
+    of the pixel values. The result is clipped to [0, 1].
+
+    Parameters
+    ----------
+    images : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+        uint8 images (scaled by 1/255), or floats in [0, 1].
+    random_state : int, RandomState instance or None, default=None
+        Seed of the random draws. An int gives the same transforms on every call;
+        a RandomState instance is advanced, so repeated calls differ.
+    flip : bool, default=True
+        Whether to mirror half of the images left-right, at random.
+    rotation : float, default=8.0
+        Largest rotation in degrees, in [0, 180]; 0 disables rotations.
+    scale : float, default=0.06
+        Largest relative change of size, in [0, 1); 0 disables scaling.
+    shift : float, default=0.04
+        Largest shift as a fraction of the image height (rows) and width
+        (columns), in [0, 0.5]; 0 disables shifts.
+    gamma : float, default=0.15
+        Largest absolute log-exponent of the gamma change, at least 0; 0
+        disables it.
+
+    Returns
+    -------
+    transformed : ndarray of the shape of ``images``, dtype float32
+        The transformed images, values in [0, 1]. With every part disabled, a
+        float32 copy of ``images``.
+
+    See Also
+    --------
+    RandomSliceTransform : The same augmentation as a scikit-learn transformer.
+
+    Notes
+    -----
+    Six random numbers are drawn per image, whichever parts are enabled, so with
+    the same ``random_state`` disabling one part leaves the others unchanged.
+
+    Examples
+    --------
+    >>> from oasisgen.datasets import load_sample
+    >>> from oasisgen.preprocessing import random_transform
+    >>> slices = load_sample("train", image_size=32)
+    >>> augmented = random_transform(slices, random_state=0)
+    >>> augmented.shape, augmented.dtype
+    ((116, 32, 32, 1), dtype('float32'))
+    >>> bool(np.array_equal(augmented, random_transform(slices, random_state=0)))
+    True
+    >>> identity = random_transform(
+    ...     slices, flip=False, rotation=0, scale=0, shift=0, gamma=0
+    ... )
+    >>> bool(np.array_equal(identity, slices))
+    True
+    """
+    array, is_4d = _check_unit_images(images, caller="random_transform")
+    out = _augment(
+        array,
+        check_random_state(random_state),
+        flip=flip,
+        rotation=rotation,
+        scale=scale,
+        shift=shift,
+        gamma=gamma,
+    )
+    return out[..., np.newaxis] if is_4d else out
+
+
+class RandomSliceTransform(TransformerMixin, BaseEstimator):
+    """Randomly flip, rotate, scale, shift and gamma-correct slices.
+
+    Data augmentation for the slices a model learns from: ``transform`` returns
+    ``n_copies`` randomly transformed copies of each slice, each copy drawn
+    independently (see :func:`random_transform` for the transform itself).
+    Stateless: ``fit`` only checks the parameters and the images, so
+    ``transform`` also works on an unfitted instance.
+
+    Parameters
+    ----------
+    flip : bool, default=True
+        Whether to mirror half of the images left-right, at random.
+    rotation : float, default=8.0
+        Largest rotation in degrees, in [0, 180]; 0 disables rotations.
+    scale : float, default=0.06
+        Largest relative change of size, in [0, 1); 0 disables scaling.
+    shift : float, default=0.04
+        Largest shift as a fraction of the image height and width, in [0, 0.5];
+        0 disables shifts.
+    gamma : float, default=0.15
+        Largest absolute log-exponent of the intensity gamma, at least 0; 0
+        disables it.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the random draws. With an int, every call of ``transform`` on the
+        same images returns the same output. With a RandomState instance, each
+        call of ``transform`` advances it and so draws new transforms; with None,
+        the global NumPy random state is used.
+    n_copies : int, default=1
+        Number of transformed copies of each slice, at least 1.
+
+    Attributes
+    ----------
+    input_shape_ : tuple of (int, int)
+        ``(height, width)`` of the images seen in ``fit``.
+
+    See Also
+    --------
+    random_transform : The same augmentation as a function.
+    Resize : Resize slices before augmenting them.
+
+    Notes
+    -----
+    ``transform`` returns ``n_copies * n_samples`` images, which breaks the
+    alignment with any ``y``, and in a :class:`~sklearn.pipeline.Pipeline` it
+    also runs at prediction or scoring time. Augment the training slices with it
+    (or with ``fit_transform``) rather than keeping it in front of a model that
+    is evaluated through the same pipeline.
+
+    Examples
+    --------
+    >>> from oasisgen.datasets import load_sample
+    >>> from oasisgen.preprocessing import RandomSliceTransform
+    >>> slices = load_sample("train", image_size=32)
+    >>> augment = RandomSliceTransform(n_copies=3, random_state=0)
+    >>> augmented = augment.fit_transform(slices)
+    >>> augmented.shape, augmented.dtype
+    ((348, 32, 32, 1), dtype('float32'))
+    >>> bool(np.array_equal(augmented, augment.transform(slices)))
+    True
+    >>> RandomSliceTransform(rotation=0, shift=0).transform(slices[:, :, :, 0]).shape
+    (116, 32, 32)
+    """
+
+    _parameter_constraints: dict = {
+        **_AUGMENT_CONSTRAINTS,
+        "n_copies": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        flip: bool = True,
+        rotation: float = 8.0,
+        scale: float = 0.06,
+        shift: float = 0.04,
+        gamma: float = 0.15,
+        random_state: int | np.random.RandomState | None = None,
+        n_copies: int = 1,
+    ) -> None:
+        self.flip = flip
+        self.rotation = rotation
+        self.scale = scale
+        self.shift = shift
+        self.gamma = gamma
+        self.random_state = random_state
+        self.n_copies = n_copies
+
+    def fit(self, X: object, y: object = None) -> RandomSliceTransform:
+        """Check the parameters and the images; learn nothing else.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+            uint8 images, or floats in [0, 1].
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : RandomSliceTransform
+            This transformer.
+        """
+        self._validate_params()
+        images, _ = _check_unit_images(X, caller="RandomSliceTransform.fit")
+        self.input_shape_ = (int(images.shape[1]), int(images.shape[2]))
+        return self
+
+    def transform(self, X: object) -> np.ndarray:
+        """Return ``n_copies`` randomly transformed copies of the images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width) or \
+(n_samples, height, width, 1)
+            uint8 images, or floats in [0, 1]; any height and width.
+
+        Returns
+        -------
+        images : ndarray of shape (n_copies * n_samples, height, width) or \
+(n_copies * n_samples, height, width, 1), dtype float32
+            The transformed images, values in [0, 1], in the layout of ``X``.
+            Copy-major: rows ``k * n_samples`` to ``(k + 1) * n_samples - 1`` are
+            copy ``k`` of all the images, in the order of ``X``.
+        """
+        self._validate_params()
+        images, is_4d = _check_unit_images(X, caller="RandomSliceTransform.transform")
+        if self.n_copies > 1:
+            images = np.concatenate([images] * self.n_copies)
+        out = _augment(
+            images,
+            check_random_state(self.random_state),
+            flip=self.flip,
+            rotation=self.rotation,
+            scale=self.scale,
+            shift=self.shift,
+            gamma=self.gamma,
+        )
+        return out[..., np.newaxis] if is_4d else out
+
+    def __sklearn_tags__(self) -> Tags:
+        """Declare a stateless transformer of images."""
+        tags = _image_tags(super().__sklearn_tags__())
+        tags.requires_fit = False
         return tags

@@ -6,7 +6,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import get_tags
 
-from oasisgen.preprocessing import IntensityScaler, Resize
+from oasisgen.datasets import load_sample
+from oasisgen.preprocessing import (
+    IntensityScaler,
+    RandomSliceTransform,
+    Resize,
+    random_transform,
+)
 
 
 def _images(shape=(4, 32, 32), seed=0):
@@ -213,10 +219,10 @@ def test_intensity_scaler_invalid_parameters(params, match, method):
         getattr(scaler, method)(_raw_images((1, 8, 8)))
 
 
-# --- input validation shared by both transformers -----------------------------------
+# --- input validation shared by the transformers ------------------------------------
 
-TRANSFORMERS = [Resize(8), IntensityScaler()]
-TRANSFORMER_IDS = ["Resize", "IntensityScaler"]
+TRANSFORMERS = [Resize(8), IntensityScaler(), RandomSliceTransform()]
+TRANSFORMER_IDS = ["Resize", "IntensityScaler", "RandomSliceTransform"]
 
 
 @pytest.mark.parametrize("transformer", TRANSFORMERS, ids=TRANSFORMER_IDS)
@@ -260,7 +266,11 @@ def test_non_numeric(transformer):
 
 @pytest.mark.parametrize(
     "transformer",
-    [Resize((8, 16)), IntensityScaler(1.0, 99.0, per_image=False)],
+    [
+        Resize((8, 16)),
+        IntensityScaler(1.0, 99.0, per_image=False),
+        RandomSliceTransform(flip=False, rotation=20.0, random_state=3, n_copies=2),
+    ],
     ids=TRANSFORMER_IDS,
 )
 def test_clone_keeps_parameters_and_drops_fitted_state(transformer):
@@ -302,3 +312,304 @@ def test_grid_search_over_transformer_parameters():
     grid.fit(_raw_images((6, 16, 16)))
     assert len(grid.cv_results_["params"]) == 4
     assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
+
+
+# --- random_transform and RandomSliceTransform ----------------------------------------
+
+ALL_OFF = {"flip": False, "rotation": 0.0, "scale": 0.0, "shift": 0.0, "gamma": 0.0}
+
+
+@pytest.fixture(scope="module")
+def slices():
+    """The real training slices of the bundled sample, (116, 32, 32, 1) in [0, 1]."""
+    return load_sample("train", image_size=32)
+
+
+def _augment(images, how, **params):
+    """Augment with the function or with a fitted transformer (one copy)."""
+    if how == "function":
+        return random_transform(images, **params)
+    return RandomSliceTransform(**params).fit(images).transform(images)
+
+
+def _centroids(images):
+    """(row, col) intensity centroid of each (H, W) image."""
+    rows, cols = np.indices(images.shape[1:3])
+    mass = images.sum(axis=(1, 2))
+    return (
+        np.stack(
+            [(images * rows).sum(axis=(1, 2)), (images * cols).sum(axis=(1, 2))], axis=1
+        )
+        / mass[:, np.newaxis]
+    )
+
+
+HOWS = pytest.mark.parametrize("how", ["function", "transformer"])
+
+
+@HOWS
+@pytest.mark.parametrize("layout", ["4d", "3d"])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"rotation": 180.0, "scale": 0.5, "shift": 0.5, "gamma": 2.0}],
+    ids=["default", "extreme"],
+)
+def test_augment_keeps_shape_dtype_and_range(slices, how, layout, params):
+    images = slices if layout == "4d" else slices[..., 0]
+    before = images.copy()
+    out = _augment(images, how, random_state=0, **params)
+    assert out.shape == images.shape
+    assert out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert not np.array_equal(out, images)
+    np.testing.assert_array_equal(images, before)  # the input is left alone
+
+
+@HOWS
+def test_augment_all_off_is_an_exact_copy(slices, how):
+    out = _augment(slices, how, random_state=0, **ALL_OFF)
+    np.testing.assert_array_equal(out, slices)
+    assert out is not slices and not np.shares_memory(out, slices)
+
+
+def test_augment_accepts_uint8(slices):
+    images = np.round(slices[..., 0] * 255).astype(np.uint8)
+    out = random_transform(images, **ALL_OFF)
+    np.testing.assert_array_equal(out, images / np.float32(255.0))
+
+
+@HOWS
+@pytest.mark.parametrize("seed", [0, 1])
+def test_augment_flip_only_mirrors_some_slices(slices, how, seed):
+    out = _augment(slices, how, random_state=seed, **{**ALL_OFF, "flip": True})
+    same = np.all(out == slices, axis=(1, 2, 3))
+    mirrored = np.all(out == slices[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored)
+    # about half the 116 slices are mirrored (binomial: 58 +/- 5.4)
+    assert 35 <= np.count_nonzero(mirrored & ~same) <= 81
+
+
+@HOWS
+def test_augment_int_random_state_repeats_and_seeds_differ(slices, how):
+    first = _augment(slices, how, random_state=7)
+    np.testing.assert_array_equal(first, _augment(slices, how, random_state=7))
+    other = _augment(slices, how, random_state=8)
+    assert not np.allclose(first, other)
+
+
+def test_transformer_random_state_instance_draws_new_transforms(slices):
+    augment = RandomSliceTransform(random_state=np.random.RandomState(0)).fit(slices)
+    first, second = augment.transform(slices), augment.transform(slices)
+    assert not np.allclose(first, second)
+    # the stream matches the function fed the same RandomState
+    rng = np.random.RandomState(0)
+    np.testing.assert_array_equal(first, random_transform(slices, random_state=rng))
+    np.testing.assert_array_equal(second, random_transform(slices, random_state=rng))
+
+
+def test_augment_disabling_one_part_keeps_the_other_draws(slices):
+    # six numbers are drawn per slice whatever is on, so the flips do not move
+    flips = random_transform(slices, random_state=4, **{**ALL_OFF, "flip": True})
+    both = random_transform(
+        slices, random_state=4, **{**ALL_OFF, "flip": True, "gamma": 0.3}
+    )
+    gamma = random_transform(slices, random_state=4, **{**ALL_OFF, "gamma": 0.3})
+    mirrored = ~np.all(flips == slices, axis=(1, 2, 3))
+    np.testing.assert_array_equal(both[mirrored], gamma[mirrored][:, :, ::-1])
+    np.testing.assert_array_equal(both[~mirrored], gamma[~mirrored])
+
+
+@pytest.mark.parametrize("rotation", [8.0, 45.0, 180.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rotation_keeps_head_mass_and_centroid(slices, rotation, seed):
+    images = slices[..., 0]
+    out = random_transform(
+        images, random_state=seed, **{**ALL_OFF, "rotation": rotation}
+    )
+    ratio = out.sum(axis=(1, 2)) / images.sum(axis=(1, 2))
+    assert np.all(np.abs(ratio - 1.0) < 0.15)
+    centre = (np.array(images.shape[1:]) - 1) / 2
+    before = np.linalg.norm(_centroids(images) - centre, axis=1)
+    after = np.linalg.norm(_centroids(out) - centre, axis=1)
+    # rotating about the centre keeps each centroid's distance to it
+    np.testing.assert_allclose(after, before, atol=0.5)
+    assert after.max() < 5.0  # the heads stay near the middle of the 32x32 slices
+
+
+def test_shift_moves_the_head_within_bounds(slices):
+    images = slices[..., 0]
+    out = random_transform(images, random_state=0, **{**ALL_OFF, "shift": 0.05})
+    moved = _centroids(out) - _centroids(images)
+    assert np.abs(moved).max() <= 0.05 * 32 + 0.5
+    assert np.abs(moved).max() > 0.5
+
+
+def test_scale_changes_the_head_mass_by_the_squared_factor(slices):
+    images = slices[..., 0]
+    out = random_transform(images, random_state=0, **{**ALL_OFF, "scale": 0.2})
+    ratio = out.sum(axis=(1, 2)) / images.sum(axis=(1, 2))
+    assert 0.8**2 - 0.05 <= ratio.min() and ratio.max() <= 1.2**2 + 0.05
+    assert ratio.max() - ratio.min() > 0.3
+
+
+@HOWS
+@pytest.mark.parametrize("gamma", [0.15, 1.0])
+def test_gamma_only_keeps_the_order_of_pixel_values(slices, how, gamma):
+    out = _augment(slices, how, random_state=0, **{**ALL_OFF, "gamma": gamma})
+    flat_in = slices.reshape(len(slices), -1)
+    flat_out = out.reshape(len(out), -1)
+    order = np.argsort(flat_in, axis=1, kind="stable")
+    assert np.all(np.diff(np.take_along_axis(flat_out, order, axis=1), axis=1) >= 0)
+    # 0 and 1 are fixed points; the other values move
+    np.testing.assert_array_equal(flat_out[flat_in == 0.0], 0.0)
+    assert not np.allclose(out, slices, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_copies", [1, 3])
+@pytest.mark.parametrize("layout", ["4d", "3d"])
+def test_transformer_stacks_copies_copy_major(slices, n_copies, layout):
+    images = slices if layout == "4d" else slices[..., 0]
+    n = len(images)
+    params = {**ALL_OFF, "flip": True, "gamma": 0.2}
+    out = RandomSliceTransform(n_copies=n_copies, random_state=0, **params).transform(
+        images
+    )
+    assert out.shape == (n_copies * n, *images.shape[1:])
+    # copy k of slice i is slice i, maybe mirrored, with the same pixel order
+    for k in range(n_copies):
+        block = out[k * n : (k + 1) * n].reshape(n, 32, 32)
+        plain = images.reshape(n, 32, 32)
+        for i in (0, n // 2, n - 1):
+            for candidate in (plain[i], plain[i, :, ::-1]):
+                if np.all((candidate == 0) == (block[i] == 0)):
+                    order = np.argsort(candidate, axis=None, kind="stable")
+                    assert np.all(np.diff(block[i].ravel()[order]) >= 0)
+                    break
+            else:
+                pytest.fail(f"copy {k} of slice {i} is not a transform of slice {i}")
+    if n_copies > 1:
+        assert not np.array_equal(out[:n], out[n : 2 * n])
+
+
+def test_transformer_all_off_copies_are_the_input(slices):
+    out = RandomSliceTransform(n_copies=2, **ALL_OFF).fit_transform(slices)
+    np.testing.assert_array_equal(out, np.concatenate([slices, slices]))
+
+
+def test_transformer_fit_is_stateless(slices):
+    augment = RandomSliceTransform()
+    assert augment.fit(slices) is augment
+    assert augment.input_shape_ == (32, 32)
+    assert get_tags(augment).requires_fit is False
+    assert RandomSliceTransform(random_state=0).transform(slices[:2]).shape == (
+        2,
+        32,
+        32,
+        1,
+    )
+
+
+def test_transformer_get_params_and_clone():
+    augment = RandomSliceTransform(rotation=3.0, gamma=0.0, n_copies=4, random_state=1)
+    params = augment.get_params()
+    assert params == {
+        "flip": True,
+        "rotation": 3.0,
+        "scale": 0.06,
+        "shift": 0.04,
+        "gamma": 0.0,
+        "random_state": 1,
+        "n_copies": 4,
+    }
+    copy = clone(augment)
+    assert copy is not augment and copy.get_params() == params
+
+
+def test_pipeline_augments_then_resizes(slices):
+    pipe = make_pipeline(
+        RandomSliceTransform(n_copies=2, random_state=0), Resize(16)
+    ).set_params(randomslicetransform__rotation=15.0)
+    out = pipe.fit_transform(slices)
+    assert out.shape == (2 * len(slices), 16, 16, 1)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, clone(pipe).fit_transform(slices))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (
+            {"rotation": -1.0},
+            r"The 'rotation' parameter of \w+ must be a float in the range "
+            r"\[0.0, 180.0\]. Got -1.0",
+        ),
+        ({"rotation": 200}, r"'rotation' parameter .* Got 200"),
+        ({"scale": 1.0}, r"'scale' parameter .* range \[0.0, 1.0\). Got 1.0"),
+        ({"shift": 0.6}, r"'shift' parameter .* range \[0.0, 0.5\]. Got 0.6"),
+        ({"gamma": -0.1}, r"'gamma' parameter .* range \[0.0, inf\). Got -0.1"),
+        ({"flip": "yes"}, r"'flip' parameter .* must be an instance of"),
+        ({"random_state": "seed"}, r"'random_state' parameter .* Got 'seed'"),
+    ],
+    ids=["rotation-neg", "rotation-200", "scale-1", "shift", "gamma", "flip", "seed"],
+)
+@pytest.mark.parametrize("how", ["function", "fit", "transform"])
+def test_augment_invalid_parameters(params, match, how):
+    images = _images((1, 8, 8))
+    with pytest.raises(ValueError, match=match):
+        if how == "function":
+            random_transform(images, **params)
+        else:
+            getattr(RandomSliceTransform(**params), how)(images)
+
+
+@pytest.mark.parametrize("n_copies", [0, -2, 1.5])
+def test_transformer_invalid_n_copies(n_copies):
+    with pytest.raises(
+        ValueError,
+        match=rf"The 'n_copies' parameter of RandomSliceTransform must be an int in "
+        rf"the range \[1, inf\). Got {n_copies}",
+    ):
+        RandomSliceTransform(n_copies=n_copies).fit(_images((1, 8, 8)))
+
+
+@pytest.mark.parametrize(
+    ("images", "error", "match"),
+    [
+        (
+            np.full((2, 8, 8), np.nan),
+            ValueError,
+            r"random_transform received images containing NaN or inf \(128",
+        ),
+        (
+            np.zeros((8, 8)),
+            ValueError,
+            r"random_transform expected grayscale images of shape .* got an array "
+            r"of shape \(8, 8\)",
+        ),
+        (
+            np.zeros((2, 8, 8, 3)),
+            ValueError,
+            r"random_transform expected grayscale images .* shape \(2, 8, 8, 3\)",
+        ),
+        (
+            np.full((1, 4, 4), 2.0),
+            ValueError,
+            r"random_transform expected float images with values in \[0, 1\]",
+        ),
+        (np.full((1, 4, 4), "a"), TypeError, r"real numeric dtype"),
+    ],
+    ids=["nan", "2d", "rgb", "above-1", "strings"],
+)
+def test_random_transform_bad_images(images, error, match):
+    with pytest.raises(error, match=match):
+        random_transform(images)
+
+
+def test_transformer_nan_slice_is_reported(slices):
+    images = slices.copy()
+    images[3, 10, 10, 0] = np.nan
+    with pytest.raises(
+        ValueError,
+        match=r"RandomSliceTransform.fit received images containing NaN or inf \(1",
+    ):
+        RandomSliceTransform().fit(images)
