@@ -6,7 +6,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from oasisgen import metrics
+from oasisgen.metrics import _reconstruction as reconstruction
 from oasisgen.metrics import bits_per_code, codebook_usage, perplexity, psnr, ssim
 
 SIZES = [(16, 16), (32, 32), (64, 64), (32, 48), (48, 32)]
@@ -104,7 +104,7 @@ def test_ssim_accepts_image_shapes(shape):
 
 
 def test_ssim_runs_in_batches(monkeypatch):
-    monkeypatch.setattr(metrics, "_BATCH_SIZE", 3)
+    monkeypatch.setattr(reconstruction, "_BATCH_SIZE", 3)
     true = np.stack([_smooth_image((16, 16), seed=s) for s in range(7)])
     pred = _noisy(true)
     batched = ssim(true, pred, reduction="none")
@@ -144,7 +144,7 @@ def test_psnr_identical_images_are_inf_without_warning():
 
 
 def test_psnr_per_image_values(monkeypatch):
-    monkeypatch.setattr(metrics, "_BATCH_SIZE", 2)
+    monkeypatch.setattr(reconstruction, "_BATCH_SIZE", 2)
     true = np.stack([_smooth_image((16, 16), seed=s) for s in range(5)])
     pred = _noisy(true)
     values = psnr(true, pred, reduction="none")
