@@ -130,6 +130,72 @@ def plot_image_grid(
     return figure
 
 
+def plot_nearest_training_slices(
+    samples: np.ndarray,
+    nearest: np.ndarray,
+    *,
+    scores: Sequence[float] | None = None,
+    path: str | os.PathLike | None = None,
+) -> Any:
+    """Show generated slices above their nearest training slices.
+
+    A sample that repeats its nearest training slice is a copy, not a new slice;
+    :func:`oasisgen.metrics.nearest_ssim` finds the nearest slices.
+
+    Parameters
+    ----------
+    samples : ndarray of shape (n, height, width[, 1])
+        Generated slices in [0, 1].
+    nearest : ndarray of shape (n, height, width[, 1])
+        The training slice nearest to each sample.
+    scores : sequence of float, optional
+        The SSIM of each pair, written under it.
+    path : str or path-like, optional
+        Where to save the figure.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from oasisgen.plotting import plot_nearest_training_slices
+    >>> figure = plot_nearest_training_slices(np.zeros((3, 8, 8)), np.ones((3, 8, 8)))
+    >>> len(figure.axes)
+    6
+    """
+    samples, nearest = np.asarray(samples), np.asarray(nearest)
+    if len(samples) != len(nearest) or samples.shape[1:3] != nearest.shape[1:3]:
+        raise ValueError(
+            "plot_nearest_training_slices expected one nearest training slice of "
+            f"the same size per sample; got samples of shape {samples.shape} and "
+            f"nearest slices of shape {nearest.shape}."
+        )
+    if scores is not None and len(scores) != len(samples):
+        raise ValueError(
+            "plot_nearest_training_slices expected one score per sample "
+            f"({len(samples)}); got {len(scores)}."
+        )
+    figure, axes = _new_figure(2, len(samples), 1.6)
+    for column, (sample, match) in enumerate(zip(samples, nearest, strict=True)):
+        axes[0, column].imshow(np.squeeze(sample), cmap="gray", vmin=0, vmax=1)
+        axes[1, column].imshow(np.squeeze(match), cmap="gray", vmin=0, vmax=1)
+        if scores is not None:
+            axes[1, column].set_title(f"SSIM {scores[column]:.2f}", fontsize=8)
+    axes[0, 0].set_title("sample", fontsize=8, loc="left")
+    axes[1, 0].text(
+        0,
+        -0.08,
+        "nearest training slice",
+        transform=axes[1, 0].transAxes,
+        fontsize=8,
+        va="top",
+    )
+    _save(figure, path)
+    return figure
+
+
 # ------------------------------------------------------------------ training
 # (panel title, history keys drawn in it, log-scale y axis)
 _HISTORY_PANELS = (

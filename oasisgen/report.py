@@ -136,7 +136,10 @@ def write_report(
         _training_section(history),
         *_figure_sections(estimator, images),
         _samples_section(run_dir),
-        _table_section("Metrics", _flatten(_without(metrics, "params"))),
+        _sample_quality_section(metrics.get("sample_quality")),
+        _table_section(
+            "Metrics", _flatten(_without(metrics, "params", "sample_quality"))
+        ),
         _table_section("Parameters", _flatten(manifest.get("params", {}))),
         _provenance_section(trained_on, source, len(images)),
         _versions_section(manifest.get("versions", {})),
@@ -279,6 +282,83 @@ def _samples_section(run_dir: Path) -> str:
     if not parts:
         return ""
     return _section("Generated samples", *parts)
+
+
+# (figure, key of the samples' value, key of the real slices' value, reading)
+_QUALITY_ROWS = (
+    (
+        "two-sample accuracy of a small CNN",
+        "two_sample_accuracy",
+        "two_sample_accuracy_real",
+        "0.5: the classifier cannot tell them from held-out slices",
+    ),
+    (
+        "shape plausibility",
+        "shape_plausibility",
+        "shape_plausibility_real",
+        "share whose head shape lies in the training slices' ranges",
+    ),
+    (
+        "anatomy detail (median band-pass energy)",
+        "detail_energy_median",
+        "detail_energy_median_real",
+        "fine structure inside the head",
+    ),
+    (
+        "share with detail in the real interquartile range",
+        "detail_energy_in_real_iqr",
+        None,
+        "0.5 for real slices by definition",
+    ),
+    (
+        "SSIM to the nearest training slice (median)",
+        "nearest_ssim_median",
+        "nearest_ssim_median_real",
+        "memorisation: higher than the real figure means copying",
+    ),
+    (
+        "copy rate",
+        "copy_rate",
+        "copy_rate_real",
+        "share as close to a training slice as neighbouring slices are",
+    ),
+    (
+        "mean pairwise SSIM",
+        "pairwise_ssim",
+        "pairwise_ssim_real",
+        "diversity: lower is more diverse",
+    ),
+    (
+        "held-out bits per code, top prior",
+        "top_bits_per_code",
+        "top_bits_per_code_uniform",
+        "second column: a uniform guess",
+    ),
+    (
+        "held-out bits per code, bottom prior",
+        "bottom_bits_per_code",
+        "bottom_bits_per_code_uniform",
+        "second column: a uniform guess",
+    ),
+)
+
+
+def _sample_quality_section(quality: Mapping[str, Any] | None) -> str:
+    """Each sample-quality figure beside the same figure for real held-out slices."""
+    if not quality:
+        return ""
+    rows = [
+        (name, quality.get(key), None if real is None else quality.get(real), note)
+        for name, key, real, note in _QUALITY_ROWS
+    ]
+    intro = _paragraph(
+        f"{quality.get('n_samples')} samples against {quality.get('n_real')} real "
+        "slices of the training people that no model learnt from. Slices of other "
+        "people are told apart even when both are real, so every figure stands "
+        "beside the same figure for the real held-out slices."
+    )
+    table = _table(("figure", "samples", "real held-out", "reading"), rows)
+    return _section("Sample quality", intro, table)
 
 
 # ------------------------------------------------------------------- tables

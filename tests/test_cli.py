@@ -119,7 +119,55 @@ def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     assert main([*argv, "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
-    assert {"model", "generator", "samples.png"} <= {p.name for p in out.iterdir()}
+    written = {p.name for p in out.iterdir()}
+    assert {"model", "generator", "samples.png", "samples_levels.png"} <= written
+    assert "samples_nearest.png" in written
+    quality = metrics["sample_quality"]
+    assert quality["n_samples"] == 64 and quality["sampled_at_real_positions"]
+    assert 0 <= quality["two_sample_accuracy_real"] <= 1
+
+
+@pytest.fixture(scope="module")
+def run_with_heldout(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "heldout"
+    argv = ["train", "--out", str(out), *TINY, "--priors", *PRIORS]
+    extra = ["--heldout-fraction", "0.25", "--prior-augment", "1", "--eval-samples"]
+    assert main([*argv, *extra, "12"]) == 0
+    return out
+
+
+def test_a_heldout_run_measures_its_samples(run_with_heldout):
+    metrics = json.loads((run_with_heldout / "metrics.json").read_text())
+    quality = metrics["sample_quality"]
+    assert quality["n_samples"] == 12
+    assert quality["n_real"] == 16 + 14  # a quarter of each person's slices
+    assert metrics["n_train"] == 116 - 30
+    assert (run_with_heldout / "samples_nearest.png").stat().st_size > 1000
+    assert "nearest_index" not in quality
+
+
+def test_evaluate_samples_again_gives_the_same_figures(run_with_heldout, capsys):
+    from oasisgen.cli import evaluate
+    from oasisgen.cli._common import parse_as
+
+    argv = ["evaluate", str(run_with_heldout), "--samples", "--eval-samples", "12"]
+    figures = evaluate.run(parse_as(evaluate.add_parser, argv))
+    assert "two-sample accuracy" in capsys.readouterr().out
+    saved = json.loads((run_with_heldout / "metrics.json").read_text())
+    assert figures["sample_quality"] == pytest.approx(saved["sample_quality"])
+
+
+def test_evaluate_samples_needs_heldout_slices(run_dir, capsys):
+    assert main(["evaluate", str(run_dir), "--samples"]) != 0
+    assert "--heldout-fraction" in capsys.readouterr().err
+
+
+def test_sample_at_a_slice_position(run_with_heldout, tmp_path):
+    npy = tmp_path / "low.npy"
+    argv = ["sample", str(run_with_heldout), "-n", "2", "--slice-position", "0.2"]
+    assert main([*argv, "--npy", str(npy), "--out", str(tmp_path / "low.png")]) == 0
+    assert np.load(npy).shape == (2, 32, 32, 1)
+    assert main([*argv[:-1], "1.5", "--out", str(tmp_path / "bad.png")]) != 0
 
 
 def test_report_writes_an_html_page(run_dir):

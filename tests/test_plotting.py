@@ -13,6 +13,7 @@ from oasisgen.plotting import (
     plot_history,
     plot_image_grid,
     plot_interpolation,
+    plot_nearest_training_slices,
     plot_reconstructions,
 )
 
@@ -284,3 +285,59 @@ def test_plot_reconstructions_and_image_grid_save_real_pngs(images, tmp_path):
 def test_plot_reconstructions_rejects_mismatched_shapes(images):
     with pytest.raises(ValueError, match="of the same shape"):
         plot_reconstructions(images[:3], images[:2])
+
+
+# ------------------------------------------------------- nearest training slices
+def _pairs(n, shape=(8, 8), seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, *shape)), rng.random((n, *shape))
+
+
+@pytest.mark.parametrize("n", [1, 4])
+@pytest.mark.parametrize("channel", [False, True], ids=["2d", "with-channel"])
+def test_plot_nearest_training_slices_puts_each_sample_above_its_match(n, channel):
+    samples, nearest = _pairs(n)
+    if channel:
+        samples = samples[..., None]
+    figure = plot_nearest_training_slices(samples, nearest)
+    assert len(figure.axes) == 2 * n
+    # row by row: the samples, then the nearest training slices
+    shown = [np.asarray(ax.get_images()[0].get_array()) for ax in figure.axes]
+    for column in range(n):
+        np.testing.assert_allclose(shown[column], np.squeeze(samples[column]))
+        np.testing.assert_allclose(shown[n + column], nearest[column])
+    assert all(ax.get_images()[0].get_clim() == (0, 1) for ax in figure.axes)
+    assert figure.axes[0].get_title(loc="left") == "sample"
+    texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert texts == ["nearest training slice"]
+
+
+def test_plot_nearest_training_slices_writes_scores_and_a_png(tmp_path):
+    samples, nearest = _pairs(3, (16, 16))
+    figure = plot_nearest_training_slices(
+        samples, nearest, scores=[0.912, 0.5, 0.127], path=tmp_path / "nearest.png"
+    )
+    titles = [ax.get_title() for ax in figure.axes[3:]]
+    assert titles == ["SSIM 0.91", "SSIM 0.50", "SSIM 0.13"]
+    assert [ax.get_title() for ax in figure.axes[:3]] == ["", "", ""]
+    assert_saved_png(tmp_path / "nearest.png")
+
+
+def test_plot_nearest_training_slices_without_a_path_writes_nothing(tmp_path):
+    plot_nearest_training_slices(*_pairs(2))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("nearest_shape", "match"),
+    [
+        ((2, 8, 8), r"samples of shape \(3, 8, 8\) and nearest slices of shape "),
+        ((4, 8, 8), r"one nearest training slice of the same size per sample"),
+        ((3, 8, 9), r"nearest slices of shape \(3, 8, 9\)"),
+        ((3, 9, 8, 1), r"nearest slices of shape \(3, 9, 8, 1\)"),
+    ],
+    ids=["fewer", "more", "narrower", "taller-with-channel"],
+)
+def test_plot_nearest_training_slices_rejects_mismatches(nearest_shape, match):
+    with pytest.raises(ValueError, match=match):
+        plot_nearest_training_slices(np.zeros((3, 8, 8)), np.zeros(nearest_shape))

@@ -1,8 +1,10 @@
 import base64
+import html
 import io
 import json
 import os
 import platform
+import re
 import select
 import shutil
 import subprocess
@@ -135,6 +137,115 @@ def test_write_report_needs_a_run_directory(tmp_path):
 def test_write_report_needs_the_data_it_was_trained_on(run_dir, report, tmp_path):
     with pytest.raises(FileNotFoundError, match="No data at"):
         write_report(run_dir, data=tmp_path / "moved")
+
+
+# ------------------------------------------------------------ sample quality
+QUALITY = {
+    "n_samples": 64,
+    "n_real": 23,
+    "n_train": 116,
+    "two_sample_accuracy": 0.6125,
+    "two_sample_accuracy_std": 0.0211,
+    "two_sample_accuracy_real": 0.5375,
+    "shape_plausibility": 0.8125,
+    "shape_plausibility_real": 0.9375,
+    "detail_energy_median": 0.01234,
+    "detail_energy_median_real": 0.02345,
+    "detail_energy_in_real_iqr": 0.3125,
+    "nearest_ssim_median": 0.4321,
+    "nearest_ssim_median_real": 0.3891,
+    "nearest_index": [5, 17, 101],
+    "copy_threshold": None,
+    "copy_rate": 0.0625,
+    "copy_rate_real": None,
+    "pairwise_ssim": 0.2718,
+    "pairwise_ssim_real": 0.1414,
+    "top_bits_per_code": 3.25,
+    "top_bits_per_code_uniform": 9.0,
+}
+# figure: (samples, real held-out) as the table shows them
+QUALITY_ROWS = {
+    "two-sample accuracy of a small CNN": ("0.6125", "0.5375"),
+    "shape plausibility": ("0.8125", "0.9375"),
+    "anatomy detail (median band-pass energy)": ("0.01234", "0.02345"),
+    "share with detail in the real interquartile range": ("0.3125", "-"),
+    "SSIM to the nearest training slice (median)": ("0.4321", "0.3891"),
+    "copy rate": ("0.0625", "-"),
+    "mean pairwise SSIM": ("0.2718", "0.1414"),
+    "held-out bits per code, top prior": ("3.25", "9"),
+    "held-out bits per code, bottom prior": ("-", "-"),  # not in metrics.json
+}
+
+
+def run_with_metrics(run_dir, tmp_path, **extra):
+    """A copy of the run whose metrics.json holds ``extra`` as well."""
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    metrics = json.loads((run / "metrics.json").read_text()) | extra
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
+
+
+def headings(page):
+    return re.findall(r"<h2>(.*?)</h2>", page)
+
+
+def table_rows(section):
+    """The cells of each row of the tables in ``section``, as text."""
+    return [
+        [html.unescape(cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", section, flags=re.DOTALL)
+    ]
+
+
+def section_of(page, heading):
+    start = page.index(f"<h2>{heading}</h2>")
+    return page[start : page.index("</section>", start)]
+
+
+def test_report_shows_sample_quality_beside_the_real_figures(run_dir, tmp_path):
+    run = run_with_metrics(run_dir, tmp_path, sample_quality=QUALITY)
+    page = write_report(run).read_text(encoding="utf-8")
+    assert headings(page).count("Sample quality") == 1
+    # after the samples, before the other metrics
+    assert headings(page).index("Sample quality") == headings(page).index("Metrics") - 1
+    section = section_of(page, "Sample quality")
+    assert "64 samples against 23 real slices" in section
+    rows = table_rows(section)
+    assert rows[0] == ["figure", "samples", "real held-out", "reading"]
+    shown = {row[0]: (row[1], row[2]) for row in rows[1:]}
+    assert shown == QUALITY_ROWS
+    assert all(len(row) == 4 and row[3] for row in rows[1:])
+    assert page.count("<table>") == 5  # and metrics, parameters, sample, versions
+    # the figures are not repeated, flattened, in the metrics table
+    metrics = section_of(page, "Metrics")
+    assert "sample_quality" not in metrics and "0.6125" not in metrics
+    assert "test_ssim" in metrics
+
+
+def test_report_without_sample_quality_has_no_such_section(report):
+    page = report.read_text(encoding="utf-8")
+    assert "Sample quality" not in headings(page)
+    assert "real held-out" not in page
+
+
+def test_an_empty_sample_quality_adds_no_section(run_dir, tmp_path):
+    run = run_with_metrics(run_dir, tmp_path, sample_quality={})
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "Sample quality" not in headings(page)
+    assert "sample_quality" not in section_of(page, "Metrics")
+    assert page.count("<table>") == 4
+
+
+def test_sample_quality_text_is_escaped(run_dir, tmp_path):
+    quality = {**QUALITY, "n_samples": "<b>64</b>", "copy_rate": "<i>x</i>"}
+    run = run_with_metrics(run_dir, tmp_path, sample_quality=quality)
+    section = section_of(
+        write_report(run).read_text(encoding="utf-8"), "Sample quality"
+    )
+    assert "<b>" not in section and "<i>" not in section
+    assert "&lt;b&gt;64&lt;/b&gt; samples" in section
+    assert dict((r[0], r[1]) for r in table_rows(section))["copy rate"] == "<i>x</i>"
 
 
 # ------------------------------------------------------------------ browser

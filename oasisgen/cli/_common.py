@@ -71,6 +71,27 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prior-dropout", type=float, default=0.0)
     group.add_argument("--prior-learning-rate", type=float, default=3e-4)
     group.add_argument("--prior-batch-size", type=int, default=32)
+    group.add_argument(
+        "--prior-augment",
+        type=int,
+        default=0,
+        metavar="N_COPIES",
+        help="the priors also learn from N_COPIES copies of every training slice, "
+        "each randomly flipped left-right and gamma-corrected (default: 0, none)",
+    )
+    group.add_argument(
+        "--sample-temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature of the samples that evaluate the priors",
+    )
+    group.add_argument(
+        "--eval-samples",
+        type=int,
+        default=64,
+        help="samples drawn to measure sample quality against the held-out "
+        "slices of --heldout-fraction (default: 64)",
+    )
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,8 +182,21 @@ def without_checkpoints(estimator: Any) -> None:
     estimator.set_params(warm_start=False, checkpoint_dir=None, keep_checkpoints=3)
 
 
-def load_splits(data: str, image_size: Any, on_error: str) -> dict[str, Any]:
-    """Load the splits, printing the files left out under ``--on-error skip``."""
+def load_splits(
+    data: str,
+    image_size: Any,
+    on_error: str,
+    *,
+    heldout_fraction: float = 0.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Load the splits, printing the files left out under ``--on-error skip``.
+
+    With a ``heldout_fraction``, that share of every training subject's slices,
+    drawn at random with ``seed``, moves from ``"train"`` to ``"heldout"``: real
+    slices of the training people that no model learns from, which generated
+    slices are compared with.
+    """
     from oasisgen import datasets
 
     with warnings.catch_warnings(record=True) as caught:
@@ -185,6 +219,10 @@ def load_splits(data: str, image_size: Any, on_error: str) -> dict[str, Any]:
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
+    if heldout_fraction:
+        splits["train"], splits["heldout"] = splits["train"].split_within_subjects(
+            heldout_fraction, random_state=seed
+        )
     return splits
 
 

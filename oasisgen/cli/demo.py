@@ -1,7 +1,9 @@
 """``oasisgen demo``: train the demo configuration on the bundled sample.
 
-The demo is ``oasisgen train --priors`` with the settings in `DEMO`, then
-``oasisgen sample``.
+The demo is ``oasisgen train --priors`` with the settings in `DEMO`, holding out
+a fifth of each training person's slices to measure the samples against, then
+``oasisgen sample`` (eight slices at levels drawn from the training slices) and
+``oasisgen sample --slice-position`` at a low, a middle and a high level.
 """
 
 from __future__ import annotations
@@ -15,23 +17,30 @@ from oasisgen.cli._common import parse_as
 
 NAME = "demo"
 
-# The demo: small enough to train in about five minutes on 2 CPU cores.
+# The demo: small enough to train in about five minutes on 2 CPU cores. The
+# settings of the priors, the small top codebook and the augmentation were chosen
+# by measuring the samples (benchmarks/README.md, "Sample quality").
 DEMO = {
     "image_size": 64,
     "epochs": 120,
-    "num_embeddings": [128, 256],
+    "num_embeddings": [16, 64],  # small codebooks: priors that learn them from few
     "embedding_dim": 32,
     "hidden_channels": 64,
     "n_res_blocks": 2,
     "n_res_channels": 32,
     "batch_size": 8,
     "learning_rate": 1e-3,
-    "prior_epochs": 40,
+    "heldout_fraction": 0.2,  # a fifth of each person's slices, to judge samples
+    "prior_epochs": 12,
     "prior_layers": 8,
     "prior_channels": 64,
-    "prior_dropout": 0.3,  # 116 training slices: the priors overfit without it
+    "prior_kernel_size": 3,
+    "prior_dropout": 0.2,
     "prior_learning_rate": 1e-3,
     "prior_batch_size": 16,
+    "prior_augment": 3,  # flipped, gamma-corrected copies: the priors overfit without
+    "sample_temperature": 1.0,
+    "eval_samples": 64,
 }
 
 
@@ -54,10 +63,42 @@ def add_parser(
         NAME, help="train on the bundled sample (about five minutes on 2 cores)"
     )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
+    demo.add_argument(
+        "--image-size",
+        type=int,
+        default=DEMO["image_size"],
+        help="side of the slices (default: 64; 128 takes about four times longer)",
+    )
     demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
     demo.add_argument("--prior-epochs", type=int, default=DEMO["prior_epochs"])
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return demo
+
+
+def _levels_figure(out: Path, temperature: float) -> None:
+    """Draw four slices at each of three levels into ``samples_levels.png``."""
+    import numpy as np
+
+    import oasisgen
+    from oasisgen.cli._common import GENERATOR_DIR
+    from oasisgen.plotting import plot_image_grid
+
+    generator = oasisgen.load(out / GENERATOR_DIR)
+    levels = (0.2, 0.5, 0.8)
+    images = np.concatenate(
+        [
+            generator.sample(
+                4, slice_position=level, random_state=0, temperature=temperature
+            )
+            for level in levels
+        ]
+    )
+    plot_image_grid(
+        images,
+        n_cols=4,
+        title="rows: slice positions " + ", ".join(map(str, levels)),
+        path=out / "samples_levels.png",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,13 +114,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metrics : dict
         What was written to ``metrics.json``.
     """
-    settings = {**DEMO, "epochs": args.epochs, "prior_epochs": args.prior_epochs}
+    settings = {
+        **DEMO,
+        "image_size": args.image_size,
+        "epochs": args.epochs,
+        "prior_epochs": args.prior_epochs,
+    }
     argv = ["train", "--data", "sample", "--out", str(args.out), "--overwrite"]
     for name, value in settings.items():
         values = value if isinstance(value, list) else [value]
         argv += [f"--{name.replace('_', '-')}", *map(str, values)]
     argv += ["--priors"] + (["--quiet"] if args.quiet else [])
     metrics = train.run(parse_as(train.add_parser, argv))
-    sample_argv = ["sample", str(args.out), "-n", "8"]
-    sample.run(parse_as(sample.add_parser, [*sample_argv, "--temperature", "0.8"]))
+    temperature = str(DEMO["sample_temperature"])
+    sample_argv = ["sample", str(args.out), "-n", "8", "--temperature", temperature]
+    sample.run(parse_as(sample.add_parser, sample_argv))
+    _levels_figure(args.out, DEMO["sample_temperature"])
     return metrics

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import oasisgen
 from oasisgen.cli._common import (
+    GENERATOR_DIR,
     MODEL_DIR,
     add_data_arguments,
     describe,
@@ -32,9 +33,19 @@ def add_parser(
     parser : argparse.ArgumentParser
         The parser of ``oasisgen evaluate``.
     """
-    evaluate = subparsers.add_parser(NAME, help="SSIM and PSNR on the test split")
+    evaluate = subparsers.add_parser(
+        NAME, help="SSIM and PSNR on the test split; sample quality with --samples"
+    )
     evaluate.add_argument("run_dir", type=Path, help="a directory written by train")
     add_data_arguments(evaluate, image_size_default=None)
+    evaluate.add_argument(
+        "--samples",
+        action="store_true",
+        help="also compare samples of the run's generator with the slices it held "
+        "out (a run trained with --priors and --heldout-fraction)",
+    )
+    evaluate.add_argument("--eval-samples", type=int, default=64)
+    evaluate.add_argument("--sample-temperature", type=float, default=1.0)
     return evaluate
 
 
@@ -49,14 +60,38 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     Returns
     -------
     figures : dict
-        ``test_ssim`` and ``test_psnr``.
+        ``test_ssim`` and ``test_psnr``; with ``--samples``, ``sample_quality``
+        too (see :meth:`oasisgen.HierarchicalGenerator.evaluate`).
     """
+    from oasisgen.cli.train_prior import evaluate_samples, run_heldout
+
     estimator = oasisgen.load(args.run_dir / MODEL_DIR)
     image_size = args.image_size or estimator.image_shape_
-    test = load_splits(args.data, image_size, args.on_error)["test"]
+    heldout = run_heldout(args.run_dir)
+    splits = load_splits(args.data, image_size, args.on_error, **heldout)
+    test = splits["test"]
     figures = reconstruction_figures(estimator, test, path=None)
     print(
         f"test SSIM {figures['test_ssim']:.4f}  PSNR {figures['test_psnr']:.2f} dB  "
         f"({describe(test)} from {args.data!r})"
     )
+    if args.samples:
+        if splits.get("heldout") is None or not (args.run_dir / GENERATOR_DIR).is_dir():
+            raise ValueError(
+                f"oasisgen evaluate --samples needs a run trained with --priors and "
+                f"--heldout-fraction, whose generator never saw the held-out slices "
+                f"of its training people; {str(args.run_dir)!r} has "
+                + (
+                    "no generator."
+                    if splits.get("heldout") is not None
+                    else "no held-out slices."
+                )
+                + " Samples compared with other people measure the people, not "
+                "the model."
+            )
+        args.seed = heldout["seed"]
+        generator = oasisgen.load(args.run_dir / GENERATOR_DIR)
+        figures["sample_quality"] = evaluate_samples(
+            args.run_dir, generator, splits, args
+        )
     return figures

@@ -37,6 +37,13 @@ def add_parser(
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--top-k", type=int, default=None)
     sample.add_argument(
+        "--slice-position",
+        type=float,
+        default=None,
+        help="draw slices at this level, in [0, 1] (0 the lowest slice of a volume, "
+        "1 the highest); for a run trained on slices with known positions",
+    )
+    sample.add_argument(
         "--out", type=Path, default=None, help="PNG grid (default RUN_DIR/samples.png)"
     )
     sample.add_argument("--npy", type=Path, default=None, help="also save the array")
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> np.ndarray:
     started = time.perf_counter()
     images = generator.sample(
         args.n_samples,
+        slice_position=args.slice_position,
         random_state=args.seed,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -75,10 +83,11 @@ def run(args: argparse.Namespace) -> np.ndarray:
     )
     seconds = time.perf_counter() - started
     out = args.out or args.run_dir / "samples.png"
+    level = "" if args.slice_position is None else f" at {args.slice_position:g}"
     plot_image_grid(
         images,
         n_cols=min(4, len(images)),
-        title=f"{len(images)} samples, seed {args.seed}",
+        title=f"{len(images)} samples{level}, seed {args.seed}",
         path=out,
     )
     if args.npy is not None:

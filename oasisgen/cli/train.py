@@ -85,6 +85,14 @@ def add_parser(
         action="store_true",
         help="also train the two PixelCNN priors (as train-prior does)",
     )
+    train.add_argument(
+        "--heldout-fraction",
+        type=float,
+        default=0.0,
+        help="hold out this share of every training subject's slices, drawn at "
+        "random, from all training; with --priors, samples are compared with them "
+        "(default: 0)",
+    )
     add_prior_arguments(train)
     return train
 
@@ -125,7 +133,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run(out: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Train what the run still lacks: the VQ-VAE-2, then the priors if asked."""
-    splits = load_splits(args.data, args.image_size, args.on_error)
+    splits = load_splits(
+        args.data,
+        args.image_size,
+        args.on_error,
+        heldout_fraction=args.heldout_fraction,
+        seed=args.seed,
+    )
     if _finished(out, priors=False):
         estimator = oasisgen.load(out / MODEL_DIR)
         metrics = json.loads((out / "metrics.json").read_text())

@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import oasisgen
 from oasisgen.cli._common import (
+    ARGS_FILE,
     GENERATOR_DIR,
     MODEL_DIR,
     add_data_arguments,
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     data = args.data or metrics.get("data", "sample")
     image_size = args.image_size or vqvae.image_shape_
-    splits = load_splits(data, image_size, args.on_error)
+    splits = load_splits(data, image_size, args.on_error, **run_heldout(args.run_dir))
     figures = fit_priors(args.run_dir, vqvae, splits, args)
     return figures
 
@@ -98,11 +97,15 @@ def fit_priors(
     vqvae : VQVAE2Estimator
         The run's fitted model.
     splits : dict
-        The data, as `oasisgen.datasets.load_splits` returns it: the priors
-        train on ``"train"`` and are scored on ``"test"``.
+        The data, as `oasisgen.cli._common.load_splits` returns it: the priors
+        train on ``"train"`` and are scored on ``"test"``; with a ``"heldout"``
+        split, ``--eval-samples`` samples are compared with it
+        (:meth:`HierarchicalGenerator.evaluate`) and drawn beside their nearest
+        training slices into ``samples_nearest.png``.
     args : argparse.Namespace
-        Parsed arguments with the ``--prior-*`` options, ``--seed`` and
-        ``--quiet`` (and ``--keep-checkpoints``, if any).
+        Parsed arguments with the ``--prior-*`` options, ``--sample-temperature``,
+        ``--eval-samples``, ``--seed`` and ``--quiet`` (and
+        ``--keep-checkpoints``, if any).
     checkpoints : Path, optional
         Checkpoint the priors into ``top_prior/`` and ``bottom_prior/`` here, and
         resume from what is there; no checkpoints if None.
@@ -110,7 +113,8 @@ def fit_priors(
     Returns
     -------
     figures : dict
-        Held-out bits per code of both priors and the training time.
+        Held-out bits per code of both priors, the training time and, with a
+        ``"heldout"`` split, the sample quality.
     """
     from oasisgen.estimators import HierarchicalGenerator, PixelCNNPrior
 
@@ -130,11 +134,13 @@ def fit_priors(
             keep_checkpoints=getattr(args, "keep_checkpoints", 3),
         )
 
+    n_copies = getattr(args, "prior_augment", 0)
     generator = HierarchicalGenerator(
         vqvae=vqvae,
         top_prior=prior("top_prior"),
         bottom_prior=prior("bottom_prior"),
         refit_vqvae=False,
+        augmentation=_flips_and_gamma(n_copies, args.seed) if n_copies else None,
     )
     print(f"oasisgen: training the priors on {describe(splits['train'])}")
     started = time.perf_counter()
@@ -144,24 +150,98 @@ def fit_priors(
         without_checkpoints(prior)
     for prior in (generator.top_prior_, generator.bottom_prior_):
         without_checkpoints(prior)
-    test_top, test_bottom = vqvae.encode(splits["test"])
-    ln2 = float(np.log(2))
+    bits = generator.bits_per_code(splits["test"])
     figures = {
         "prior_train_seconds": round(seconds, 2),
-        "top_prior_test_bits_per_code": -generator.top_prior_.score(test_top) / ln2,
-        "bottom_prior_test_bits_per_code": -generator.bottom_prior_.score(
-            test_bottom, test_top
-        )
-        / ln2,
+        "top_prior_test_bits_per_code": bits["top"],
+        "bottom_prior_test_bits_per_code": bits["bottom"],
+        "top_prior_uniform_bits_per_code": bits["top_uniform"],
+        "bottom_prior_uniform_bits_per_code": bits["bottom_uniform"],
     }
     generator.save(run_dir / GENERATOR_DIR, overwrite=True)
-    _merge_metrics(run_dir, figures)
     print(
         f"oasisgen: priors trained in {seconds:.0f} s; held-out bits per code: top "
-        f"{figures['top_prior_test_bits_per_code']:.3f}, bottom "
-        f"{figures['bottom_prior_test_bits_per_code']:.3f}"
+        f"{bits['top']:.3f} (uniform {bits['top_uniform']:.3f}), bottom "
+        f"{bits['bottom']:.3f} (uniform {bits['bottom_uniform']:.3f})"
     )
+    if splits.get("heldout") is not None:
+        figures["sample_quality"] = evaluate_samples(run_dir, generator, splits, args)
+    _merge_metrics(run_dir, figures)
     return figures
+
+
+def _flips_and_gamma(n_copies: int, seed: int) -> Any:
+    """Return the augmentation of ``--prior-augment``: flips and gamma only.
+
+    Rotations, scalings and shifts move the head across the code grid and made
+    the demo's samples less plausible in measurement (benchmarks/README.md).
+    """
+    from oasisgen.preprocessing import RandomSliceTransform
+
+    return RandomSliceTransform(
+        rotation=0.0, scale=0.0, shift=0.0, n_copies=n_copies, random_state=seed
+    )
+
+
+def evaluate_samples(
+    run_dir: Path, generator: Any, splits: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Compare samples with the held-out slices; plot them beside their nearest.
+
+    Parameters
+    ----------
+    run_dir : Path
+        Where ``samples_nearest.png`` goes.
+    generator : HierarchicalGenerator
+        The fitted generator.
+    splits : dict
+        With ``"heldout"`` (real slices of the training people that nothing was
+        trained on) and ``"train"``.
+    args : argparse.Namespace
+        With ``--eval-samples``, ``--sample-temperature`` and ``--seed``.
+
+    Returns
+    -------
+    quality : dict
+        What :meth:`HierarchicalGenerator.evaluate` returns, without the indices
+        of the nearest training slices.
+    """
+    from oasisgen.plotting import plot_nearest_training_slices
+
+    started = time.perf_counter()
+    quality, samples = generator.evaluate(
+        splits["heldout"],
+        splits["train"],
+        n_samples=args.eval_samples,
+        random_state=args.seed,
+        temperature=args.sample_temperature,
+        return_samples=True,
+    )
+    train = splits["train"].to_numpy()
+    nearest = quality.pop("nearest_index")
+    plot_nearest_training_slices(
+        samples[:8], train[nearest[:8]], path=run_dir / "samples_nearest.png"
+    )
+    q = quality
+    print(
+        f"oasisgen: {len(samples)} samples against {q['n_real']} held-out slices "
+        f"({time.perf_counter() - started:.0f} s), real slices' figure in brackets: "
+        f"two-sample accuracy {q['two_sample_accuracy']:.2f} "
+        f"({q['two_sample_accuracy_real']:.2f}), shape plausibility "
+        f"{q['shape_plausibility']:.2f} ({q['shape_plausibility_real']:.2f}), "
+        f"copy rate {q['copy_rate']:.2f} ({q['copy_rate_real']:.2f})"
+    )
+    return quality
+
+
+def run_heldout(run_dir: Path) -> dict[str, Any]:
+    """Return the held-out split a run was trained with, from its ``args.json``."""
+    path = run_dir / ARGS_FILE
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    return {
+        "heldout_fraction": float(saved.get("heldout_fraction", 0.0)),
+        "seed": int(saved.get("seed", 0)),
+    }
 
 
 def _merge_metrics(run_dir: Path, figures: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ A dataset holds its slices either in memory (an array, from ``from_array`` or
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -415,6 +416,75 @@ or slice
         )
         train, test = next(splitter.split(self._subjects, groups=self._subjects))
         return self.subset(np.sort(train)), self.subset(np.sort(test))
+
+    def split_within_subjects(
+        self, test_size: float = 0.2, random_state: int | None = None
+    ) -> tuple[SliceDataset, SliceDataset]:
+        """Hold out slices of every subject, drawn at random within each subject.
+
+        The held-out slices show the same people as the rest, which is what a
+        generator's samples must be compared with: slices of other people are
+        told apart from them even when both are real. The draw is random, never
+        every other slice, since neighbouring slices of a volume are
+        near-duplicates.
+
+        Parameters
+        ----------
+        test_size : float, default=0.2
+            Fraction of each subject's slices held out, in (0, 1); every subject
+            with at least two slices keeps one and gives at least one.
+        random_state : int, optional
+            Seed of the draw.
+
+        Returns
+        -------
+        train, test : SliceDataset
+            Both hold slices of every subject with two or more slices, in their
+            original order, with their sources and positions.
+
+        Raises
+        ------
+        ValueError
+            If ``test_size`` is not in (0, 1).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> dataset = SliceDataset.from_array(
+        ...     np.zeros((8, 8, 8), dtype=np.uint8), subjects=["a"] * 4 + ["b"] * 4
+        ... )
+        >>> train, test = dataset.split_within_subjects(0.25, random_state=0)
+        >>> sorted(set(test.subjects.tolist())), len(train), len(test)
+        (['a', 'b'], 6, 2)
+        """
+        if not (
+            isinstance(test_size, numbers.Real)
+            and not isinstance(test_size, bool)
+            and 0 < test_size < 1
+        ):
+            raise ValueError(
+                "split_within_subjects expected test_size as a fraction in (0, 1) "
+                f"of each subject's slices; got {test_size!r}."
+            )
+        rng = np.random.RandomState(random_state)
+        held_out = np.zeros(len(self), dtype=bool)
+        for subject in np.unique(self._subjects):
+            rows = np.flatnonzero(self._subjects == subject)
+            if len(rows) < 2:
+                continue
+            n_held = min(max(int(round(test_size * len(rows))), 1), len(rows) - 1)
+            held_out[rng.choice(rows, n_held, replace=False)] = True
+        if not held_out.any():
+            raise ValueError(
+                "split_within_subjects needs subjects with two slices or more; each "
+                f"of the {len(np.unique(self._subjects))} subjects of this dataset "
+                "has one. Give the slices their subjects (subjects=...), or split "
+                "by slice with subset()."
+            )
+        return (
+            self.subset(np.flatnonzero(~held_out)),
+            self.subset(np.flatnonzero(held_out)),
+        )
 
     def as_tf_dataset(
         self, batch_size: int = 32, shuffle: bool = False, seed: int | None = None

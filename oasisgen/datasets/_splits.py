@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,11 +49,10 @@ def load_splits(
     Returns
     -------
     splits : dict with keys "train", "validate" and "test"
-        Arrays (bundled sample) or :class:`SliceDataset` objects; ``"validate"`` is
-        ``None`` where the source has no validation split. The datasets keep the
-        subjects and slice positions (``positions``) their loader recorded; the
-        sample's arrays carry neither (``load_sample(..., return_positions=True)``
-        gives its positions).
+        :class:`SliceDataset` objects; ``"validate"`` is ``None`` where the source
+        has no validation split. The datasets keep the subjects and slice positions
+        (``positions``) their loader recorded; the bundled sample's are in memory
+        and know both.
 
     Raises
     ------
@@ -65,15 +65,17 @@ def load_splits(
     --------
     >>> from oasisgen.datasets import load_splits
     >>> splits = load_splits("sample", image_size=32)
-    >>> splits["train"].shape[1:], splits["validate"] is None
-    ((32, 32, 1), True)
+    >>> splits["train"].image_shape, splits["validate"] is None
+    ((32, 32), True)
+    >>> splits["train"].positions is not None
+    True
     """
     if str(data) == "sample":
         size = 256 if image_size is None else image_size
         return {
-            "train": load_sample("train", image_size=size),
+            "train": _sample_dataset("train", size),
             "validate": None,
-            "test": load_sample("test", image_size=size),
+            "test": _sample_dataset("test", size),
         }
     path = Path(data)
     if not path.exists():
@@ -96,6 +98,14 @@ def load_splits(
         test_size=test_size, random_state=random_state
     )
     return {"train": train, "validate": None, "test": test}
+
+
+def _sample_dataset(split: str, image_size: Any) -> SliceDataset:
+    """Return a split of the bundled sample with its subjects and positions."""
+    images, subjects, positions = load_sample(
+        split, image_size=image_size, return_subjects=True, return_positions=True
+    )
+    return SliceDataset.from_array(images, subjects, positions=positions)
 
 
 def _holds_volumes(path: Path) -> bool:

@@ -1,18 +1,33 @@
-"""``HierarchicalGenerator``: VQ-VAE-2 codes drawn by two PixelCNN priors, decoded."""
+"""``HierarchicalGenerator``: VQ-VAE-2 codes drawn by two PixelCNN priors, decoded.
+
+When the training slices come with their slice positions (a
+:class:`~oasisgen.datasets.SliceDataset` from a loader that knows them, or
+``fit(X, slice_position)``), the top prior is conditioned on the position, so
+``sample(n, slice_position=0.55)`` draws slices at that level. With an
+``augmentation`` transformer, the priors learn from the codes of randomly
+transformed copies of the training slices too, which keeps them from memorising a
+small training set.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.utils._param_validation import StrOptions
+import tensorflow as tf
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen.datasets import SliceDataset
 from oasisgen.distribute import writes_files
 from oasisgen.estimators._base import seed_from
+from oasisgen.estimators._inputs import image_source
 from oasisgen.estimators._persistence import (
     discard_writes,
     load,
@@ -20,7 +35,7 @@ from oasisgen.estimators._persistence import (
     save_directory,
     write_manifest,
 )
-from oasisgen.estimators._prior import PixelCNNPrior
+from oasisgen.estimators._prior import PixelCNNPrior, check_sampling_options
 from oasisgen.estimators._vqvae import VQVAE2Estimator
 
 _PARTS = ("vqvae_", "top_prior_", "bottom_prior_")
@@ -49,6 +64,13 @@ class HierarchicalGenerator(BaseEstimator):
     refit_vqvae : {"auto", True, False}, default="auto"
         ``"auto"`` fits a copy of ``vqvae`` unless it is already fitted; ``True``
         always fits a fresh copy; ``False`` requires a fitted ``vqvae``.
+    augmentation : transformer, optional
+        Makes more training maps for the priors: its ``fit_transform(X)`` (such as
+        :class:`oasisgen.preprocessing.RandomSliceTransform` with ``n_copies=8``)
+        gives randomly transformed copies of the training slices, in copy-major
+        order, whose codes the priors learn from beside the codes of ``X``. The
+        copies are drawn once per ``fit``. The VQ-VAE-2 is fitted on ``X`` alone.
+        None learns from ``X`` alone.
 
     Attributes
     ----------
@@ -58,6 +80,10 @@ class HierarchicalGenerator(BaseEstimator):
         The fitted prior of the top codes.
     bottom_prior_ : PixelCNNPrior
         The fitted prior of the bottom codes given the top codes.
+    slice_positions_ : ndarray of shape (n_train,) or None
+        The slice positions of the training slices, from which ``sample`` draws
+        when it is given none; None when the generator was fitted without
+        positions (its top prior is then unconditional).
 
     Examples
     --------
@@ -73,6 +99,13 @@ class HierarchicalGenerator(BaseEstimator):
     ... ).fit(X)
     >>> gen.sample(2, random_state=0).shape
     (2, 32, 32, 1)
+
+    Fitted on slices with their positions, it draws slices at a given level:
+
+    >>> X, positions = load_sample("train", image_size=32, return_positions=True)
+    >>> gen = gen.fit(X[:32], positions[:32])
+    >>> gen.sample(2, slice_position=0.5, random_state=0).shape
+    (2, 32, 32, 1)
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
@@ -80,6 +113,7 @@ class HierarchicalGenerator(BaseEstimator):
         "top_prior": [None, PixelCNNPrior],
         "bottom_prior": [None, PixelCNNPrior],
         "refit_vqvae": ["boolean", StrOptions({"auto"})],
+        "augmentation": [None, HasMethods(["fit_transform"])],
     }
 
     def __init__(
@@ -88,11 +122,13 @@ class HierarchicalGenerator(BaseEstimator):
         top_prior: PixelCNNPrior | None = None,
         bottom_prior: PixelCNNPrior | None = None,
         refit_vqvae: bool | str = "auto",
+        augmentation: TransformerMixin | None = None,
     ) -> None:
         self.vqvae = vqvae
         self.top_prior = top_prior
         self.bottom_prior = bottom_prior
         self.refit_vqvae = refit_vqvae
+        self.augmentation = augmentation
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -101,7 +137,7 @@ class HierarchicalGenerator(BaseEstimator):
         tags.target_tags.required = False
         return tags
 
-    def fit(self, X: Any, y: None = None) -> HierarchicalGenerator:
+    def fit(self, X: Any, slice_position: Any = None) -> HierarchicalGenerator:
         """Fit the VQ-VAE-2 (unless given fitted), then both priors on its codes.
 
         Parameters
@@ -109,8 +145,12 @@ class HierarchicalGenerator(BaseEstimator):
         X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
 tf.data.Dataset
             Training images, as for :meth:`VQVAE2Estimator.fit`.
-        y : None
-            Ignored.
+        slice_position : array-like of shape (n_samples,), optional
+            The level of each slice in its volume, in [0, 1] (0 the lowest slice,
+            1 the highest). Taken from ``X.positions`` when ``X`` is a
+            SliceDataset that knows them. With positions, the top prior is
+            conditioned on them. It takes the place of ``y``, so
+            cross-validation splits it with ``X``.
 
         Returns
         -------
@@ -118,12 +158,24 @@ tf.data.Dataset
             The fitted generator.
         """
         self._validate_params()
+        positions = _training_positions(X, slice_position)
+        if self.augmentation is not None and isinstance(X, tf.data.Dataset):
+            raise ValueError(
+                f"{type(self).__name__}.fit got augmentation={self.augmentation!r} "
+                "and a tf.data.Dataset; augmentation needs the images in memory. "
+                "Pass an array or a SliceDataset, or set augmentation=None."
+            )
         self.vqvae_ = self._fitted_vqvae(X)
         top, bottom = self.vqvae_.encode(X)
+        self.slice_positions_ = positions
+        if self.augmentation is not None:
+            top, bottom, positions = self._with_augmented_codes(
+                X, top, bottom, positions
+            )
         self.top_prior_ = clone(self.top_prior or PixelCNNPrior()).set_params(
             num_embeddings=self.vqvae_.n_top_codes_
         )
-        self.top_prior_.fit(top)
+        self.top_prior_.fit(top, global_condition=positions)
         self.bottom_prior_ = clone(self.bottom_prior or PixelCNNPrior()).set_params(
             num_embeddings=self.vqvae_.n_bottom_codes_,
             condition_num_embeddings=self.vqvae_.n_top_codes_,
@@ -144,10 +196,39 @@ tf.data.Dataset
             return vqvae
         return clone(vqvae).fit(X)
 
+    def _with_augmented_codes(
+        self,
+        X: Any,
+        top: np.ndarray,
+        bottom: np.ndarray,
+        positions: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Add the codes of the augmentation's copies of ``X`` to the codes of X."""
+        caller = f"{type(self).__name__}.fit"
+        source = image_source(X, caller=caller)
+        images = source.array if source.array is not None else source.dataset.to_numpy()
+        copies = clone(self.augmentation).fit_transform(images)
+        if len(copies) % len(images):
+            raise ValueError(
+                f"{caller}: augmentation {self.augmentation!r} returned "
+                f"{len(copies)} slices for {len(images)}; expected whole copies of "
+                "the training slices, in copy-major order."
+            )
+        n_copies = len(copies) // len(images)
+        copy_top, copy_bottom = self.vqvae_.encode(copies)
+        if positions is not None:
+            positions = np.tile(positions, n_copies + 1)
+        return (
+            np.concatenate([top, copy_top]),
+            np.concatenate([bottom, copy_bottom]),
+            positions,
+        )
+
     def sample(
         self,
         n_samples: int = 1,
         *,
+        slice_position: float | Any = None,
         random_state: int | np.random.RandomState | None = None,
         temperature: float = 1.0,
         top_k: int | None = None,
@@ -159,6 +240,11 @@ tf.data.Dataset
         ----------
         n_samples : int, default=1
             Number of images, at least 1.
+        slice_position : float or array-like of shape (n_samples,), optional
+            The level of the slices to draw, in [0, 1] (0 the lowest slice of a
+            volume, 1 the highest): one for all or one per image. None draws the
+            levels from those of the training slices. Only for a generator fitted
+            with positions.
         random_state : int, RandomState instance or None, default=None
             The same seed gives the same images.
         temperature : float, default=1.0
@@ -174,16 +260,42 @@ tf.data.Dataset
             Generated images with values in [0, 1].
         """
         check_is_fitted(self)
+        check_sampling_options(n_samples, temperature, top_k)
         seed = seed_from(random_state)
-        seeds = (None, None) if seed is None else (seed, seed + 1)
+        seeds = (None, None, None) if seed is None else (seed, seed + 1, seed + 2)
+        positions = self._sampling_positions(slice_position, n_samples, seeds[2])
         options = {"temperature": temperature, "top_k": top_k, "progress": progress}
-        top = self.top_prior_.sample(n_samples, random_state=seeds[0], **options)
+        top = self.top_prior_.sample(
+            n_samples, global_condition=positions, random_state=seeds[0], **options
+        )
         bottom = self.bottom_prior_.sample(
             n_samples, top, random_state=seeds[1], **options
         )
         return self.vqvae_.decode(top, bottom)
 
-    def score_samples(self, X: Any) -> np.ndarray:
+    def _sampling_positions(
+        self, slice_position: Any, n_samples: Any, seed: int | None
+    ) -> np.ndarray | None:
+        """Return the positions to sample at, or None for an unconditional prior."""
+        caller = f"{type(self).__name__}.sample"
+        if self.slice_positions_ is None:
+            if slice_position is not None:
+                raise ValueError(
+                    f"{caller} got slice_position={slice_position!r}, but this "
+                    "generator was fitted without slice positions. Fit it on a "
+                    "SliceDataset that has positions, or with fit(X, slice_position)."
+                )
+            return None
+        if slice_position is None:
+            rng = check_random_state(seed)
+            return rng.choice(self.slice_positions_, size=int(n_samples))
+        if isinstance(slice_position, Real) and not isinstance(slice_position, bool):
+            slice_position = np.full(int(n_samples), float(slice_position))
+        return check_slice_positions(
+            slice_position, n_slices=int(n_samples), caller=caller
+        )
+
+    def score_samples(self, X: Any, slice_position: Any = None) -> np.ndarray:
         """Return the log-likelihood of the codes of each image under both priors.
 
         Parameters
@@ -191,6 +303,9 @@ tf.data.Dataset
         X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
 tf.data.Dataset
             Images of the size the generator was fitted on.
+        slice_position : array-like of shape (n_samples,), optional
+            The level of each slice; required by a generator fitted with
+            positions unless ``X`` is a SliceDataset that has them.
 
         Returns
         -------
@@ -199,11 +314,12 @@ tf.data.Dataset
         """
         check_is_fitted(self)
         top, bottom = self.vqvae_.encode(X)
-        return self.top_prior_.score_samples(top) + self.bottom_prior_.score_samples(
-            bottom, top
-        )
+        positions = self._scoring_positions(X, slice_position, len(top))
+        return self.top_prior_.score_samples(
+            top, global_condition=positions
+        ) + self.bottom_prior_.score_samples(bottom, top)
 
-    def score(self, X: Any, y: None = None) -> float:
+    def score(self, X: Any, y: Any = None) -> float:
         """Return the mean log-likelihood per code of the images' codes.
 
         Parameters
@@ -211,8 +327,8 @@ tf.data.Dataset
         X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
 tf.data.Dataset
             Images of the size the generator was fitted on.
-        y : None
-            Ignored.
+        y : array-like of shape (n_samples,), optional
+            The slice positions of ``X``, as in :meth:`score_samples`.
 
         Returns
         -------
@@ -220,8 +336,189 @@ tf.data.Dataset
             ``log p(top) + log p(bottom | top)`` per code, averaged over images, in
             nats (higher is better).
         """
+        check_is_fitted(self)
         n_codes = np.prod(self.vqvae_.top_shape_) + np.prod(self.vqvae_.bottom_shape_)
-        return float(np.mean(self.score_samples(X)) / n_codes)
+        return float(np.mean(self.score_samples(X, y)) / n_codes)
+
+    def bits_per_code(self, X: Any, slice_position: Any = None) -> dict[str, float]:
+        """Return the bits per code of each prior on the codes of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, 1]), SliceDataset or \
+tf.data.Dataset
+            Images of the size the generator was fitted on, such as held-out ones.
+        slice_position : array-like of shape (n_samples,), optional
+            As in :meth:`score_samples`.
+
+        Returns
+        -------
+        bits : dict
+            ``"top"`` and ``"bottom"``: the mean negative log2-likelihood per code
+            of each prior (lower is better), and ``"top_uniform"`` and
+            ``"bottom_uniform"``: what guessing uniformly among the codes gives.
+        """
+        check_is_fitted(self)
+        top, bottom = self.vqvae_.encode(X)
+        positions = self._scoring_positions(X, slice_position, len(top))
+        ln2 = math.log(2)
+        return {
+            "top": -self.top_prior_.score(top, global_condition=positions) / ln2,
+            "bottom": -self.bottom_prior_.score(bottom, top) / ln2,
+            "top_uniform": math.log2(self.top_prior_.num_embeddings_),
+            "bottom_uniform": math.log2(self.bottom_prior_.num_embeddings_),
+        }
+
+    def _scoring_positions(
+        self, X: Any, slice_position: Any, n_slices: int
+    ) -> np.ndarray | None:
+        caller = f"{type(self).__name__}.score_samples"
+        given = _given_positions(X, slice_position)
+        if self.slice_positions_ is None:
+            if slice_position is not None:
+                raise ValueError(
+                    f"{caller} got slice_position, but this generator was fitted "
+                    "without slice positions; do not pass them."
+                )
+            return None
+        if given is None:
+            raise ValueError(
+                f"{caller}: this generator was fitted with slice positions; pass "
+                "the positions of these slices as slice_position, or a SliceDataset "
+                "that has them."
+            )
+        return check_slice_positions(given, n_slices=n_slices, caller=caller)
+
+    def evaluate(
+        self,
+        X: Any,
+        X_train: Any,
+        *,
+        slice_position: Any = None,
+        n_samples: int = 64,
+        random_state: int | None = 0,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        groups: Any = None,
+        train_groups: Any = None,
+        classifier: str = "cnn",
+        n_splits: int = 5,
+        return_samples: bool = False,
+    ) -> dict[str, Any] | tuple[dict[str, Any], np.ndarray]:
+        """Measure how far generated slices are from real ones.
+
+        Draws ``n_samples`` slices and compares them with the real held-out slices
+        ``X`` and the training slices ``X_train`` with
+        :func:`oasisgen.metrics.sample_quality`: a classifier two-sample test,
+        shape plausibility, anatomy detail, memorisation and diversity, each
+        beside the same figure for the real slices. Compare with held-out slices
+        of the people the generator learnt from: slices of other people or
+        scanners are told apart almost perfectly even when both are real.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_real, height, width[, 1]) or SliceDataset
+            Real slices the generator did not learn from.
+        X_train : array-like of shape (n_train, height, width[, 1]) or SliceDataset
+            The slices it learnt from (for memorisation and the shape reference),
+            each volume's slices on consecutive rows in slice order.
+        slice_position : array-like of shape (n_real,), optional
+            The positions of ``X`` (taken from ``X.positions`` for a
+            SliceDataset). A generator fitted with positions draws its samples at
+            the positions of the real slices, so both sides show the same levels.
+        n_samples : int, default=64
+            Slices to generate.
+        random_state : int or None, default=0
+            Seeds the samples and the tests.
+        temperature : float, default=1.0
+            Sampling temperature of both priors.
+        top_k : int, optional
+            Sample among the ``top_k`` most likely codes only.
+        groups, train_groups : array-like, optional
+            The volume (subject) of each slice of ``X`` and ``X_train``; taken
+            from ``subjects`` of a SliceDataset. They set the copy threshold.
+        classifier : {"cnn", "linear"}, default="cnn"
+            The classifier of the two-sample tests.
+        n_splits : int, default=5
+            Folds of the two-sample tests.
+        return_samples : bool, default=False
+            Also return the generated slices.
+
+        Returns
+        -------
+        quality : dict
+            What :func:`oasisgen.metrics.sample_quality` returns, plus the bits
+            per code of both priors on ``X`` (``"top_bits_per_code"``,
+            ``"bottom_bits_per_code"`` and their uniform baselines) and the
+            sampling settings.
+        samples : ndarray of shape (n_samples, height, width, 1)
+            Only with ``return_samples=True``.
+        """
+        from oasisgen.metrics import sample_quality
+
+        check_is_fitted(self)
+        caller = f"{type(self).__name__}.evaluate"
+        real, real_groups, real_positions = _images_of(X, caller, "X")
+        train, train_subjects, _ = _images_of(X_train, caller, "X_train")
+        groups = real_groups if groups is None else groups
+        train_groups = train_subjects if train_groups is None else train_groups
+        for name, images in (("X", real), ("X_train", train)):
+            if images.shape[1:3] != tuple(self.vqvae_.image_shape_):
+                raise ValueError(
+                    f"{caller} expected {name} of "
+                    f"{self.vqvae_.image_shape_[0]}x{self.vqvae_.image_shape_[1]}, "
+                    f"the size the generator was fitted on; got "
+                    f"{images.shape[1]}x{images.shape[2]}. Resize them with "
+                    "oasisgen.preprocessing.Resize."
+                )
+        positions = real_levels = None
+        if self.slice_positions_ is not None:
+            given = real_positions if slice_position is None else slice_position
+            if given is not None:
+                real_levels = check_slice_positions(
+                    given, n_slices=len(real), caller=caller
+                )
+                check_sampling_options(n_samples, temperature, top_k)
+                order = check_random_state(random_state).permutation(len(real))
+                positions = np.resize(real_levels[order], n_samples)
+        elif slice_position is not None:
+            raise ValueError(
+                f"{caller} got slice_position, but this generator was fitted "
+                "without slice positions; do not pass them."
+            )
+        samples = self.sample(
+            n_samples,
+            slice_position=positions,
+            random_state=random_state,
+            temperature=temperature,
+            top_k=top_k,
+        )
+        quality = sample_quality(
+            samples,
+            real,
+            train,
+            heldout_groups=groups,
+            train_groups=train_groups,
+            classifier=classifier,
+            n_splits=n_splits,
+            random_state=random_state,
+        )
+        if self.slice_positions_ is None or real_levels is not None:
+            bits = self.bits_per_code(real, real_levels)
+        else:  # the top prior needs the positions of the real slices
+            bits = dict.fromkeys(["top", "bottom", "top_uniform", "bottom_uniform"])
+        quality.update(
+            {
+                "top_bits_per_code": bits["top"],
+                "bottom_bits_per_code": bits["bottom"],
+                "top_bits_per_code_uniform": bits["top_uniform"],
+                "bottom_bits_per_code_uniform": bits["bottom_uniform"],
+                "temperature": float(temperature),
+                "top_k": top_k,
+                "sampled_at_real_positions": positions is not None,
+            }
+        )
+        return (quality, samples) if return_samples else quality
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path | None:
@@ -246,7 +543,11 @@ tf.data.Dataset
         def write(folder: Path) -> None:
             for part in _PARTS:
                 getattr(self, part).save(folder / part.rstrip("_"))
-            write_manifest(folder, self, {})
+            positions = self.slice_positions_
+            fitted = {
+                "slice_positions_": None if positions is None else positions.tolist()
+            }
+            write_manifest(folder, self, fitted)
 
         if not all(writes_files(getattr(self, part).distribute) for part in _PARTS):
             discard_writes(write)
@@ -256,12 +557,110 @@ tf.data.Dataset
     @classmethod
     def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> Any:
         parts = {part: load(folder / part.rstrip("_")) for part in _PARTS}
+        params = manifest["params"]
         generator = cls(
             vqvae=clone(parts["vqvae_"]),
             top_prior=clone(parts["top_prior_"]),
             bottom_prior=clone(parts["bottom_prior_"]),
-            refit_vqvae=manifest["params"].get("refit_vqvae", "auto"),
+            refit_vqvae=params.get("refit_vqvae", "auto"),
+            augmentation=_saved_augmentation(params.get("augmentation")),
         )
         for name, part in parts.items():
             setattr(generator, name, part)
+        positions = manifest.get("fitted", {}).get("slice_positions_")
+        generator.slice_positions_ = (
+            None if positions is None else np.asarray(positions, dtype=np.float32)
+        )
         return generator
+
+
+def _saved_augmentation(saved: dict[str, Any] | None) -> Any:
+    """Rebuild the augmentation transformer written in a manifest."""
+    from oasisgen import preprocessing
+
+    if saved is None:
+        return None
+    kind = getattr(preprocessing, str(saved.get("class")), None)
+    if not (isinstance(kind, type) and issubclass(kind, BaseEstimator)):
+        raise ValueError(
+            f"A saved HierarchicalGenerator names the augmentation {saved!r}, which "
+            "is not a transformer of oasisgen.preprocessing; it cannot be rebuilt."
+        )
+    return kind(**saved["params"])
+
+
+def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndarray:
+    """Check slice positions: one finite number in [0, 1] per slice.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_slices,)
+        The positions.
+    n_slices : int
+        How many there must be.
+    caller : str
+        Name for error messages.
+
+    Returns
+    -------
+    positions : ndarray of shape (n_slices,), dtype float32
+
+    Examples
+    --------
+    >>> check_slice_positions([0.2, 0.8], n_slices=2, caller="demo")
+    array([0.2, 0.8], dtype=float32)
+    """
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf" or array.ndim != 1:
+        raise ValueError(
+            f"{caller} expected slice_position as numbers in [0, 1], one per slice "
+            f"(shape ({n_slices},)); got {array.dtype} values of shape {array.shape}."
+        )
+    if len(array) != n_slices:
+        raise ValueError(
+            f"{caller} expected {n_slices} slice positions, one per slice; got "
+            f"{len(array)}."
+        )
+    bad = ~np.isfinite(array) | (array < 0) | (array > 1)
+    if bad.any():
+        raise ValueError(
+            f"{caller} expected slice positions in [0, 1] (0 the lowest slice of a "
+            f"volume, 1 the highest); got {array[bad][0]!r} at index "
+            f"{int(np.argmax(bad))}."
+        )
+    return array.astype(np.float32)
+
+
+def _given_positions(X: Any, slice_position: Any) -> Any:
+    """Return the positions given for ``X``: explicit, or those of a SliceDataset."""
+    if slice_position is not None:
+        return slice_position
+    if isinstance(X, SliceDataset):
+        return X.positions
+    return None
+
+
+def _training_positions(X: Any, slice_position: Any) -> np.ndarray | None:
+    given = _given_positions(X, slice_position)
+    if given is None:
+        return None
+    try:
+        n_slices = len(X)
+    except TypeError:  # a tf.data.Dataset of unknown length: the priors check
+        n_slices = len(np.asarray(given))
+    return check_slice_positions(
+        given, n_slices=n_slices, caller="HierarchicalGenerator.fit"
+    )
+
+
+def _images_of(X: Any, caller: str, name: str) -> tuple[np.ndarray, Any, Any]:
+    """Return the images of ``X`` as an array, with its subjects and positions."""
+    if isinstance(X, SliceDataset):
+        return X.to_numpy(), X.subjects, X.positions
+    source = image_source(X, caller=f"{caller} ({name})")
+    if source.array is None:
+        raise ValueError(
+            f"{caller} expected {name} as an array or a SliceDataset; got a "
+            "tf.data.Dataset, whose slices cannot be compared pair by pair."
+        )
+    return source.array, None, None

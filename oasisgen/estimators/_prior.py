@@ -97,15 +97,64 @@ def check_codes(
     return array.astype(np.int32)
 
 
+def check_global_condition(
+    values: Any, *, n_samples: int, caller: str, dim: int | None = None
+) -> np.ndarray:
+    """Validate one float vector per map (such as slice positions).
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples,) or (n_samples, dim)
+        Finite numbers; a 1D array is one number per map.
+    n_samples : int
+        The number of maps.
+    caller : str
+        Name for error messages.
+    dim : int, optional
+        The expected vector length (the fitted ``global_condition_dim_``).
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples, dim), dtype float32
+
+    Examples
+    --------
+    >>> check_global_condition([0.1, 0.9], n_samples=2, caller="demo").shape
+    (2, 1)
+    """
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf" or array.ndim not in (1, 2):
+        raise ValueError(
+            f"{caller} expected global_condition as numbers of shape (n_samples,) or "
+            f"(n_samples, dim); got {array.dtype} values of shape {array.shape}."
+        )
+    array = array.reshape(len(array), -1).astype(np.float32)
+    if len(array) != n_samples:
+        raise ValueError(
+            f"{caller} expected one global_condition row per map ({n_samples}); got "
+            f"{len(array)}."
+        )
+    if dim is not None and array.shape[1] != dim:
+        raise ValueError(
+            f"{caller} expected global_condition vectors of length {dim}, as in fit; "
+            f"got length {array.shape[1]}."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{caller} expected finite global_condition; got NaN or inf.")
+    return array
+
+
 @register_estimator
 class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     """Autoregressive prior over maps of discrete codes (gated PixelCNN).
 
     Learns ``p(codes)``, or ``p(codes | condition)`` when fitted with a condition
     map, such as the bottom codes of a VQ-VAE-2 given its top codes (van den Oord et
-    al. 2016; Razavi et al. 2019). ``score`` is the mean log-likelihood per code
-    (higher is better), so ``GridSearchCV`` needs no scorer; ``sample`` draws new
-    maps exactly, position by position, with a cached fast sampler.
+    al. 2016; Razavi et al. 2019), and ``p(codes | global_condition)`` when fitted
+    with a vector per map, such as the level of the slice. ``score`` is the mean
+    log-likelihood per code (higher is better), so ``GridSearchCV`` needs no scorer;
+    ``sample`` draws new maps exactly, position by position, with a cached fast
+    sampler.
 
     Parameters
     ----------
@@ -173,6 +222,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         Size of the codebook.
     condition_num_embeddings_ : int or None
         Size of the condition's codebook; None for an unconditional prior.
+    global_condition_dim_ : int or None
+        Length of the vector per map it was fitted with; None without one.
 
     See Also
     --------
@@ -258,7 +309,9 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, condition: Any = None) -> PixelCNNPrior:
+    def fit(
+        self, X: Any, condition: Any = None, *, global_condition: Any = None
+    ) -> PixelCNNPrior:
         """Fit the prior to code maps, optionally given a condition map each.
 
         Parameters
@@ -269,6 +322,10 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
 width / condition_upsample), optional
             Integer condition maps (the top codes, for a bottom prior). It takes
             the place of ``y``, so cross-validation splits it with ``X``.
+        global_condition : array-like of shape (n_samples,) or (n_samples, dim), \
+optional
+            A float vector per map that conditions the whole map, such as the slice
+            position in [0, 1].
 
         Returns
         -------
@@ -298,19 +355,27 @@ width / condition_upsample), optional
                 num_embeddings=self.condition_num_embeddings,
             )
             self._check_condition_shape(codes, condition, name)
+        if global_condition is not None:
+            global_condition = check_global_condition(
+                global_condition, n_samples=len(codes), caller=name
+            )
         going_on = self._start_training(
-            lambda: self._fits(codes, condition),
+            lambda: self._fits(codes, condition, global_condition),
             continue_fitted=self.warm_start,
-            data=_describe(codes.shape[1:], condition is not None),
+            data=_describe(
+                codes.shape[1:],
+                condition is not None,
+                None if global_condition is None else global_condition.shape[1],
+            ),
         )
         seed = self._training_seed()
         if seed is not None:
             keras.utils.set_random_seed(seed)
         if not going_on:
-            self._initialise(codes, condition, seed)
+            self._initialise(codes, condition, global_condition, seed)
         else:  # a warm start must stay within the fitted codebooks
             check_codes(codes, caller=name, num_embeddings=self.num_embeddings_)
-        train, validation = self._split(codes, condition, seed)
+        train, validation = self._split(codes, condition, global_condition, seed)
         self._run_epochs(
             lambda epoch: self._dataset(
                 *train, shuffle_seed=epoch_seed(seed, epoch), shuffle=True
@@ -337,18 +402,33 @@ width / condition_upsample), optional
                 f"codes of shape {codes.shape}; got {condition.shape}."
             )
 
-    def _fits(self, codes: np.ndarray, condition: np.ndarray | None) -> bool:
+    def _fits(
+        self,
+        codes: np.ndarray,
+        condition: np.ndarray | None,
+        global_condition: np.ndarray | None,
+    ) -> bool:
+        dim = None if global_condition is None else global_condition.shape[1]
         return (
             hasattr(self, "model_")
             and tuple(self.grid_shape_) == codes.shape[1:]
             and (condition is None) == (self.condition_num_embeddings_ is None)
+            and dim == self.global_condition_dim_
         )
 
     def _fitted_data(self) -> str:
-        return _describe(self.grid_shape_, self.condition_num_embeddings_ is not None)
+        return _describe(
+            self.grid_shape_,
+            self.condition_num_embeddings_ is not None,
+            getattr(self, "global_condition_dim_", None),
+        )
 
     def _initialise(
-        self, codes: np.ndarray, condition: np.ndarray | None, seed: int | None
+        self,
+        codes: np.ndarray,
+        condition: np.ndarray | None,
+        global_condition: np.ndarray | None,
+        seed: int | None,
     ) -> None:
         self.num_embeddings_ = int(self.num_embeddings or max(codes.max() + 1, 2))
         self.condition_num_embeddings_ = (
@@ -357,6 +437,9 @@ width / condition_upsample), optional
             else int(self.condition_num_embeddings or condition.max() + 1)
         )
         self.grid_shape_ = (int(codes.shape[1]), int(codes.shape[2]))
+        self.global_condition_dim_ = (
+            None if global_condition is None else int(global_condition.shape[1])
+        )
         with make_strategy(self.distribute).scope():
             model = GatedPixelCNN(
                 num_embeddings=self.num_embeddings_,
@@ -367,6 +450,7 @@ width / condition_upsample), optional
                 condition_num_embeddings=self.condition_num_embeddings_,
                 condition_upsample=self.condition_upsample,
                 condition_channels=self.condition_channels,
+                global_condition_dim=self.global_condition_dim_,
                 seed=seed,
             )
             model.build(None)
@@ -380,10 +464,14 @@ width / condition_upsample), optional
         self._compiled = {}
 
     def _split(
-        self, codes: np.ndarray, condition: np.ndarray | None, seed: int | None
+        self,
+        codes: np.ndarray,
+        condition: np.ndarray | None,
+        global_condition: np.ndarray | None,
+        seed: int | None,
     ) -> tuple[tuple, tuple | None]:
         if self.validation_fraction == 0:
-            return (codes, condition), None
+            return (codes, condition, global_condition), None
         n_held_out = int(round(self.validation_fraction * len(codes)))
         if not 1 <= n_held_out < len(codes):
             raise ValueError(
@@ -394,7 +482,10 @@ width / condition_upsample), optional
         order = np.random.RandomState(seed).permutation(len(codes))
         parts = [order[n_held_out:], order[:n_held_out]]
         return tuple(
-            (codes[part], None if condition is None else condition[part])
+            tuple(
+                None if a is None else a[part]
+                for a in (codes, condition, global_condition)
+            )
             for part in parts
         )
 
@@ -402,18 +493,21 @@ width / condition_upsample), optional
         self,
         codes: np.ndarray,
         condition: np.ndarray | None,
+        global_condition: np.ndarray | None,
         *,
         shuffle: bool,
         shuffle_seed: int | None = None,
     ) -> tf.data.Dataset:
-        inputs = codes if condition is None else (codes, condition)
+        inputs = _model_inputs(codes, condition, global_condition)
         data = tf.data.Dataset.from_tensor_slices((inputs, codes))
         if shuffle:
             data = data.shuffle(len(codes), seed=shuffle_seed)
         return data.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ scoring
-    def score_samples(self, X: Any, condition: Any = None) -> np.ndarray:
+    def score_samples(
+        self, X: Any, condition: Any = None, *, global_condition: Any = None
+    ) -> np.ndarray:
         """Return the log-likelihood of each code map.
 
         Parameters
@@ -422,28 +516,44 @@ width / condition_upsample), optional
             Integer code maps of the fitted grid.
         condition : array-like, optional
             Condition maps; required by a prior fitted with a condition.
+        global_condition : array-like of shape (n_samples,) or (n_samples, dim), \
+optional
+            A vector per map; required by a prior fitted with one.
 
         Returns
         -------
         log_likelihood : ndarray of shape (n_samples,)
             Natural-log likelihood of each whole map.
         """
-        codes, condition = self._check_fitted_input(X, condition, "score_samples")
-        if condition is None:
-            signature = [self._spec(self.grid_shape_)]
-            function = self._graph("ll", self.model_.log_likelihood, signature)
-            batches = [(codes[i : i + self.batch_size],) for i in self._starts(codes)]
-        else:
+        codes, condition, global_condition = self._check_fitted_input(
+            X, condition, global_condition, "score_samples"
+        )
+        signature = [self._spec(self.grid_shape_)]
+        if condition is not None:
             condition_grid = [s // self.condition_upsample for s in self.grid_shape_]
-            signature = [self._spec(self.grid_shape_), self._spec(condition_grid)]
-            function = self._graph("ll_given", self.model_.log_likelihood, signature)
-            batches = [
-                (codes[i : i + self.batch_size], condition[i : i + self.batch_size])
+            signature.append(self._spec(condition_grid))
+        if global_condition is not None:
+            signature.append(
+                tf.TensorSpec((None, global_condition.shape[1]), tf.float32)
+            )
+        key = "ll_" + "".join(str(len(spec.shape)) for spec in signature)
+        function = self._graph(key, self._log_likelihood, signature)
+        arrays = [a for a in (codes, condition, global_condition) if a is not None]
+        return np.concatenate(
+            [
+                function(*[a[i : i + self.batch_size] for a in arrays]).numpy()
                 for i in self._starts(codes)
             ]
-        return np.concatenate([function(*batch).numpy() for batch in batches])
+        )
 
-    def score(self, X: Any, condition: Any = None) -> float:
+    def _log_likelihood(self, codes: Any, *conditions: Any) -> tf.Tensor:
+        condition = conditions[0] if self.condition_num_embeddings_ else None
+        global_condition = conditions[-1] if self.global_condition_dim_ else None
+        return self.model_.log_likelihood(codes, condition, global_condition)
+
+    def score(
+        self, X: Any, condition: Any = None, *, global_condition: Any = None
+    ) -> float:
         """Return the mean log-likelihood per code (higher is better).
 
         Parameters
@@ -452,6 +562,9 @@ width / condition_upsample), optional
             Integer code maps of the fitted grid.
         condition : array-like, optional
             Condition maps; required by a prior fitted with a condition.
+        global_condition : array-like of shape (n_samples,) or (n_samples, dim), \
+optional
+            A vector per map; required by a prior fitted with one.
 
         Returns
         -------
@@ -459,7 +572,9 @@ width / condition_upsample), optional
             Mean over maps of the log-likelihood divided by the codes per map, in
             nats. ``-score / log(2)`` is the bits per code.
         """
-        log_likelihood = self.score_samples(X, condition)
+        log_likelihood = self.score_samples(
+            X, condition, global_condition=global_condition
+        )
         return float(np.mean(log_likelihood) / np.prod(self.grid_shape_))
 
     def _starts(self, codes: np.ndarray) -> range:
@@ -475,6 +590,7 @@ width / condition_upsample), optional
         n_samples: int = 1,
         condition: Any = None,
         *,
+        global_condition: Any = None,
         random_state: int | np.random.RandomState | None = None,
         temperature: float = 1.0,
         top_k: int | None = None,
@@ -490,6 +606,10 @@ width / condition_upsample), optional
         condition : array-like of shape (n_samples, height / condition_upsample, \
 width / condition_upsample), optional
             One condition map per sample; required by a conditional prior.
+        global_condition : array-like of shape (n_samples,) or (n_samples, dim), \
+optional
+            One vector per sample (such as a slice position); required by a prior
+            fitted with one.
         random_state : int, RandomState instance or None, default=None
             The same seed gives the same maps.
         temperature : float, default=1.0
@@ -508,7 +628,7 @@ width / condition_upsample), optional
             The sampled maps.
         """
         check_is_fitted(self)
-        _check_sampling_options(n_samples, temperature, top_k)
+        check_sampling_options(n_samples, temperature, top_k)
         if condition is not None:
             condition = check_codes(
                 condition,
@@ -516,10 +636,15 @@ width / condition_upsample), optional
                 name="condition",
                 num_embeddings=self.condition_num_embeddings_,
             )
+        if global_condition is not None or self.global_condition_dim_ is not None:
+            global_condition = self._check_global(
+                global_condition, n_samples, f"{type(self).__name__}.sample"
+            )
         return Sampler.of(self.model_).sample(
             n_samples,
             self.grid_shape_,
             condition,
+            global_condition=global_condition,
             temperature=temperature,
             top_k=top_k,
             seed=seed_from(random_state),
@@ -527,9 +652,28 @@ width / condition_upsample), optional
             progress=progress,
         )
 
+    def _check_global(
+        self, global_condition: Any, n_samples: int, caller: str
+    ) -> np.ndarray | None:
+        dim = self.global_condition_dim_
+        if (global_condition is None) != (dim is None):
+            raise ValueError(
+                f"{caller}: this prior was fitted "
+                + (
+                    f"with a global_condition of length {dim}; pass one per map."
+                    if dim is not None
+                    else "without a global_condition; do not pass one."
+                )
+            )
+        if global_condition is None:
+            return None
+        return check_global_condition(
+            global_condition, n_samples=n_samples, caller=caller, dim=dim
+        )
+
     def _check_fitted_input(
-        self, X: Any, condition: Any, method: str
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self, X: Any, condition: Any, global_condition: Any, method: str
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         check_is_fitted(self)
         name = f"{type(self).__name__}.{method}"
         codes = check_codes(X, caller=name, num_embeddings=self.num_embeddings_)
@@ -555,7 +699,8 @@ width / condition_upsample), optional
                 num_embeddings=self.condition_num_embeddings_,
             )
             self._check_condition_shape(codes, condition, name)
-        return codes, condition
+        global_condition = self._check_global(global_condition, len(codes), name)
+        return codes, condition, global_condition
 
     # -------------------------------------------------------------- persistence
     def _fitted_state(self) -> dict[str, Any]:
@@ -565,14 +710,26 @@ width / condition_upsample), optional
         self.grid_shape_ = tuple(state["grid_shape_"])
         self.num_embeddings_ = self.model_.num_embeddings
         self.condition_num_embeddings_ = self.model_.condition_num_embeddings
+        self.global_condition_dim_ = self.model_.global_condition_dim
 
 
-def _describe(grid_shape: tuple[int, ...], conditional: bool) -> str:
+def _model_inputs(codes: Any, *conditions: Any) -> Any:
+    """Return the inputs of the model: the codes, then the conditions it has."""
+    given = [array for array in conditions if array is not None]
+    return codes if not given else (codes, *given)
+
+
+def _describe(
+    grid_shape: tuple[int, ...], conditional: bool, global_dim: int | None = None
+) -> str:
     condition = "with" if conditional else "without"
-    return f"code maps of {grid_shape[0]}x{grid_shape[1]} {condition} a condition"
+    vector = "" if global_dim is None else f" and a global condition of {global_dim}"
+    return (
+        f"code maps of {grid_shape[0]}x{grid_shape[1]} {condition} a condition{vector}"
+    )
 
 
-def _check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None:
+def check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None:
     """Refuse what the sampler cannot take, with a ValueError naming it."""
     if not _is_whole(n_samples, minimum=1):
         raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")

@@ -36,6 +36,11 @@ non-causal network (embedding, 3x3 convolution, nearest-neighbour upsampling, 3x
 convolution) reads the condition codes around each position, including those below
 and to the right, and per-layer 1x1 projections of its output are added to the
 pre-activations of both gates.
+
+A model with ``global_condition_dim`` set also reads one vector per map, such as the
+level of an MRI slice (a class-conditional PixelCNN, van den Oord et al. 2016): a
+small dense network turns it into features that the same per-layer 1x1 projections
+add to the pre-activations of both gates, at every position.
 """
 
 from __future__ import annotations
@@ -317,6 +322,9 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         Integer factor from the condition grid to the grid of the codes.
     condition_channels : int, default=64
         Channels of the conditioning network.
+    global_condition_dim : int, optional
+        Length of the vector that conditions each whole map (1 for the level of a
+        slice); None for no such vector.
     seed : int, optional
         Seed of the initial weights and of the dropout.
     **kwargs
@@ -327,7 +335,10 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     Inputs: ``model(codes)`` for an unconditional model and
     ``model((codes, condition))`` (a tuple or list) for a conditional one, with
     ``codes`` of shape (n, h, w) and ``condition`` of shape
-    (n, h // condition_upsample, w // condition_upsample), both integer. The output
+    (n, h // condition_upsample, w // condition_upsample), both integer. A model
+    with ``global_condition_dim`` takes a float ``global_condition`` of shape
+    (n, global_condition_dim) last: ``model((codes, global_condition))`` or
+    ``model((codes, condition, global_condition))``. The output
     is the float logits (n, h, w, num_embeddings) of each code given the codes
     before it in raster order (and the whole condition).
 
@@ -358,6 +369,14 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     >>> top = np.zeros((2, 4, 4), dtype="int32")
     >>> tuple(bottom((np.zeros((2, 8, 8), dtype="int32"), top)).shape)
     (2, 8, 8, 8)
+
+    A prior of 4x4 top codes given the level of each slice:
+
+    >>> by_level = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8,
+    ...                          global_condition_dim=1)
+    >>> levels = np.array([[0.2], [0.8]], dtype="float32")
+    >>> tuple(by_level((np.zeros((2, 4, 4), dtype="int32"), levels)).shape)
+    (2, 4, 4, 8)
     """
 
     def __init__(
@@ -370,6 +389,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         condition_num_embeddings: int | None = None,
         condition_upsample: int = 2,
         condition_channels: int = 64,
+        global_condition_dim: int | None = None,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -391,6 +411,14 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         )
         self.condition_upsample = int(condition_upsample)
         self.condition_channels = int(condition_channels)
+        self.global_condition_dim = (
+            None if global_condition_dim is None else int(global_condition_dim)
+        )
+        if self.global_condition_dim is not None and self.global_condition_dim < 1:
+            raise ValueError(
+                "global_condition_dim must be None or an int >= 1; got "
+                f"{global_condition_dim!r}."
+            )
         self.seed = seed
 
         seeds = LayerSeeds(seed)
@@ -407,7 +435,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 mask_type="A" if i == 0 else "B",
                 dropout=self.dropout,
                 condition_channels=self.condition_channels
-                if self.conditional
+                if self.conditional or self.global_conditional
                 else None,
                 last=i == self.n_layers,
                 seed=seeds(),
@@ -428,11 +456,20 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 self.condition_upsample,
                 LayerSeeds(seeds()),
             )
+        if self.global_conditional:
+            self.global_network = _global_network(
+                self.condition_channels, LayerSeeds(seeds())
+            )
 
     @property
     def conditional(self) -> bool:
         """Whether the model reads a condition map."""
         return self.condition_num_embeddings is not None
+
+    @property
+    def global_conditional(self) -> bool:
+        """Whether the model reads a vector per map (``global_condition_dim``)."""
+        return self.global_condition_dim is not None
 
     # ------------------------------------------------------------------ forward
     def build(self, input_shape: Any = None) -> None:
@@ -444,16 +481,25 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         size = self.condition_upsample
         codes = tf.zeros((1, size, size), dtype="int32")
         condition = tf.zeros((1, 1, 1), dtype="int32") if self.conditional else None
-        self._logits(codes, self.condition_features(condition), training=False)
+        global_condition = (
+            tf.zeros((1, self.global_condition_dim))
+            if self.global_conditional
+            else None
+        )
+        features = self.condition_features(condition, global_condition)
+        self._logits(codes, features, training=False)
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
-        """Return the logits (n, h, w, K) of ``codes`` or ``(codes, condition)``."""
-        codes, condition = self.split_inputs(inputs)
-        features = self.condition_features(condition)
+        """Return the logits (n, h, w, K) of ``codes`` and its conditions."""
+        codes, condition, global_condition = self.split_inputs(inputs)
+        features = self.condition_features(condition, global_condition)
         return self._logits(codes, features, training=training)
 
-    def split_inputs(self, inputs: Any) -> tuple[Any, Any]:
-        """Return ``(codes, condition)`` from the inputs of :meth:`call`.
+    def split_inputs(self, inputs: Any) -> tuple[Any, Any, Any]:
+        """Return ``(codes, condition, global_condition)`` from :meth:`call`'s inputs.
+
+        ``condition`` is None for a model without a condition map,
+        ``global_condition`` for a model without ``global_condition_dim``.
 
         Raises
         ------
@@ -461,15 +507,18 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
             If a condition is given to an unconditional model, is missing for a
             conditional one, or its grid does not match the grid of the codes.
         """
-        if isinstance(inputs, tuple | list):
-            if len(inputs) != 2:
-                raise ValueError(
-                    "GatedPixelCNN expected codes or a pair (codes, condition); "
-                    f"got a sequence of {len(inputs)} inputs."
-                )
-            codes, condition = inputs
-        else:
-            codes, condition = inputs, None
+        expected = 1 + self.conditional + self.global_conditional
+        parts = list(inputs) if isinstance(inputs, tuple | list) else [inputs]
+        wrong_count = len(parts) != expected if self.global_conditional else False
+        if wrong_count or len(parts) > max(expected, 2):
+            names = ["codes"] + ["condition"] * self.conditional
+            names += ["global_condition"] * self.global_conditional
+            got = "codes alone" if len(parts) == 1 else f"{len(parts)} inputs"
+            raise ValueError(
+                f"This GatedPixelCNN expected ({', '.join(names)}); got {got}."
+            )
+        global_condition = parts.pop() if self.global_conditional else None
+        codes, condition = (parts + [None])[:2]
         if condition is None and self.conditional:
             raise ValueError(
                 "This GatedPixelCNN is conditional (condition_num_embeddings="
@@ -482,7 +531,24 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
             )
         if condition is not None:
             self._check_condition_grid(tuple(codes.shape), tuple(condition.shape))
-        return codes, condition
+        if global_condition is not None:
+            self._check_global_shape(tuple(codes.shape), global_condition)
+        return codes, condition, global_condition
+
+    def _check_global_shape(self, codes_shape: tuple, global_condition: Any) -> None:
+        shape = tuple(getattr(global_condition, "shape", ()))
+        n = codes_shape[0]
+        if (
+            len(shape) != 2
+            or shape[1] != self.global_condition_dim
+            or None not in (n, shape[0])
+            and shape[0] != n
+        ):
+            raise ValueError(
+                f"GatedPixelCNN expected a global_condition of shape ({n}, "
+                f"{self.global_condition_dim}) for codes of shape {codes_shape}; got "
+                f"shape {shape}."
+            )
 
     def _check_condition_grid(self, codes_shape: tuple, condition_shape: tuple) -> None:
         factor = self.condition_upsample
@@ -496,21 +562,39 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                     f"a condition of shape {condition_shape}."
                 )
 
-    def condition_features(self, condition: Any) -> tf.Tensor | None:
+    def condition_features(
+        self, condition: Any, global_condition: Any = None
+    ) -> tf.Tensor | None:
         """Return the conditioning features on the grid of the codes.
 
         Parameters
         ----------
         condition : int tensor of shape (n, hc, wc) or None
+            The condition map.
+        global_condition : float tensor of shape (n, global_condition_dim), optional
+            The vector of each map; required by a model with
+            ``global_condition_dim``.
 
         Returns
         -------
         features : float tensor of shape (n, hc * condition_upsample, \
-wc * condition_upsample, condition_channels), or None without a condition
+wc * condition_upsample, condition_channels), or (n, 1, 1, condition_channels) from
+            the global condition alone (it broadcasts over the grid), or None without a
+            condition
         """
-        if condition is None:
-            return None
-        return self.condition_network(tf.cast(condition, "int32"))
+        features = None
+        if condition is not None:
+            features = self.condition_network(tf.cast(condition, "int32"))
+        if self.global_conditional:
+            if global_condition is None:
+                raise ValueError(
+                    "This GatedPixelCNN reads a vector per map (global_condition_dim"
+                    f"={self.global_condition_dim}); pass it last in the inputs."
+                )
+            global_condition = tf.cast(global_condition, self.compute_dtype)
+            from_global = self.global_network(global_condition)[:, None, None, :]
+            features = from_global if features is None else features + from_global
+        return features
 
     def _logits(
         self, codes: Any, features: tf.Tensor | None, training: bool | None
@@ -526,7 +610,9 @@ wc * condition_upsample, condition_channels), or None without a condition
         """Return the logits (..., num_embeddings) from the summed skips."""
         return self.head_logits(tf.nn.relu(self.head_hidden(tf.nn.relu(skip))))
 
-    def log_likelihood(self, codes: Any, condition: Any = None) -> tf.Tensor:
+    def log_likelihood(
+        self, codes: Any, condition: Any = None, global_condition: Any = None
+    ) -> tf.Tensor:
         """Return the total log-likelihood (natural log) of each code map.
 
         Parameters
@@ -535,14 +621,20 @@ wc * condition_upsample, condition_channels), or None without a condition
         condition : int array of shape (n, h // condition_upsample, \
 w // condition_upsample), optional
             Required by a conditional model.
+        global_condition : float array of shape (n, global_condition_dim), optional
+            Required by a model with ``global_condition_dim``.
 
         Returns
         -------
         log_likelihood : float32 tensor of shape (n,)
         """
         codes = tf.cast(codes, "int32")
-        inputs = codes if condition is None else (codes, tf.cast(condition, "int32"))
-        logits = self(inputs, training=False)
+        inputs = [codes]
+        if condition is not None:
+            inputs.append(tf.cast(condition, "int32"))
+        if global_condition is not None:
+            inputs.append(global_condition)
+        logits = self(inputs[0] if len(inputs) == 1 else tuple(inputs), training=False)
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(codes, logits)
         return -tf.reduce_sum(nll, axis=(1, 2))
 
@@ -558,9 +650,23 @@ w // condition_upsample), optional
             condition_num_embeddings=self.condition_num_embeddings,
             condition_upsample=self.condition_upsample,
             condition_channels=self.condition_channels,
+            global_condition_dim=self.global_condition_dim,
             seed=self.seed,
         )
         return config
+
+
+def _global_network(channels: int, seeds: LayerSeeds) -> keras.Sequential:
+    """Return the network from a vector per map to its conditioning features."""
+    return keras.Sequential(
+        [
+            keras.layers.Dense(
+                channels, activation="relu", kernel_initializer=seeds.glorot()
+            ),
+            keras.layers.Dense(channels, kernel_initializer=seeds.glorot()),
+        ],
+        name="global_network",
+    )
 
 
 def _condition_network(

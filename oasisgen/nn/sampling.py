@@ -42,6 +42,7 @@ def sample_codes(
     grid_shape: tuple[int, int],
     condition: Any = None,
     *,
+    global_condition: Any = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     seed: int | np.random.Generator | None = None,
@@ -65,6 +66,9 @@ def sample_codes(
 w // condition_upsample), optional
         The condition of each map; required by a conditional model, refused by an
         unconditional one.
+    global_condition : float array of shape (n_samples, global_condition_dim), optional
+        The vector of each map (such as its slice position); required by a model
+        with ``global_condition_dim``, refused by others.
     temperature : float, default=1.0
         Divides the logits; below 1 sharpens, above 1 flattens. Must be > 0.
     top_k : int, optional
@@ -98,6 +102,7 @@ w // condition_upsample), optional
         n_samples,
         grid_shape,
         condition,
+        global_condition=global_condition,
         temperature=temperature,
         top_k=top_k,
         seed=seed,
@@ -153,6 +158,7 @@ class Sampler:
         grid_shape: tuple[int, int],
         condition: Any = None,
         *,
+        global_condition: Any = None,
         temperature: float = 1.0,
         top_k: int | None = None,
         seed: int | np.random.Generator | None = None,
@@ -164,6 +170,7 @@ class Sampler:
             n_samples, grid_shape, temperature, top_k, method
         )
         condition = self._check_condition(condition, n_samples, height, width)
+        global_condition = self._check_global_condition(global_condition, n_samples)
         if not self.model.built:
             self.model.build(None)
         if top_k is not None and top_k >= self.model.num_embeddings:
@@ -173,6 +180,7 @@ class Sampler:
         rows = run(
             (n_samples, height, width),
             condition,
+            global_condition,
             np.random.default_rng(seed),
             tf.constant(temperature, dtype=self.model.compute_dtype),
             top_k,
@@ -243,11 +251,39 @@ class Sampler:
             )
         return condition.astype(np.int32)
 
+    def _check_global_condition(
+        self, global_condition: Any, n_samples: int
+    ) -> np.ndarray | None:
+        dim = self.model.global_condition_dim
+        if dim is None:
+            if global_condition is not None:
+                raise ValueError(
+                    "This GatedPixelCNN reads no vector per map (global_condition_dim"
+                    "=None); sample without a global_condition."
+                )
+            return None
+        if global_condition is None:
+            raise ValueError(
+                f"This GatedPixelCNN reads a vector of {dim} per map "
+                f"(global_condition_dim={dim}); pass a global_condition of shape "
+                f"(n_samples, {dim})."
+            )
+        values = np.asarray(global_condition, dtype=np.float32)
+        values = values.reshape(len(values), -1) if values.ndim else values
+        if values.shape != (n_samples, dim) or not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"Expected a finite global_condition of shape {(n_samples, dim)}; got "
+                f"{np.asarray(global_condition).tolist()!r:.80} of shape "
+                f"{np.shape(global_condition)}."
+            )
+        return values
+
     # ------------------------------------------------------------------ naive
     def _naive(
         self,
         shape: tuple[int, int, int],
         condition: np.ndarray | None,
+        global_condition: np.ndarray | None,
         rng: np.random.Generator,
         temperature: tf.Tensor,
         top_k: int | None,
@@ -262,6 +298,7 @@ class Sampler:
                 codes[:, i, j] = step(
                     tf.constant(codes),
                     None if condition is None else tf.constant(condition),
+                    None if global_condition is None else tf.constant(global_condition),
                     tf.constant(i),
                     tf.constant(j),
                     tf.constant(noise[:, j]),
@@ -273,13 +310,15 @@ class Sampler:
         self,
         codes: tf.Tensor,
         condition: tf.Tensor | None,
+        global_condition: tf.Tensor | None,
         i: tf.Tensor,
         j: tf.Tensor,
         noise: tf.Tensor,
         temperature: tf.Tensor,
         top_k: int | None,
     ) -> tf.Tensor:
-        inputs = codes if condition is None else (codes, condition)
+        parts = [p for p in (codes, condition, global_condition) if p is not None]
+        inputs = parts[0] if len(parts) == 1 else tuple(parts)
         logits = self.model(inputs, training=False)[:, i, j]
         return _choose(logits, noise, temperature, top_k)
 
@@ -288,6 +327,7 @@ class Sampler:
         self,
         shape: tuple[int, int, int],
         condition: np.ndarray | None,
+        global_condition: np.ndarray | None,
         rng: np.random.Generator,
         temperature: tf.Tensor,
         top_k: int | None,
@@ -298,7 +338,7 @@ class Sampler:
         pad = model.kernel_size // 2
         dtype = model.compute_dtype
         row_step = self._function("fast", top_k)
-        features = model.condition_features(condition)
+        features = model.condition_features(condition, global_condition)
         layers = model.gated_layers
         # The last k//2 + 1 vertical inputs of each layer (zeros above the map),
         # and the vertical pre-activations of the row above (zeros at first).
@@ -309,7 +349,9 @@ class Sampler:
         above = [tf.zeros((n, 1, width, 2 * model.channels), dtype) for _ in layers]
         for i in range(height):
             noise = tf.constant(_row_noise(rng, n, width, model.num_embeddings))
-            condition_row = None if features is None else features[:, i : i + 1]
+            condition_row = features
+            if features is not None and features.shape[1] > 1:
+                condition_row = features[:, i : i + 1]
             row, windows, above = row_step(
                 windows, above, noise, condition_row, temperature
             )

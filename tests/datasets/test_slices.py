@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oasisgen.datasets import SliceDataset, load_images, load_nifti, load_oasis
+from oasisgen.datasets import (
+    SliceDataset,
+    load_images,
+    load_nifti,
+    load_oasis,
+    load_sample,
+)
 
 
 def uint8_slices(n=6, size=16, seed=0) -> np.ndarray:
@@ -253,6 +260,123 @@ def test_split_needs_two_subjects():
     dataset = SliceDataset.from_array(uint8_slices(), subjects=["only"] * 6)
     with pytest.raises(ValueError, match=r"at least 2 subjects.*has 1"):
         dataset.split_by_subject()
+
+
+# -- split_within_subjects ----------------------------------------------------
+
+
+def rows_of(part) -> np.ndarray:
+    """The row in the full dataset of each slice of a part ("array[i]" sources)."""
+    return np.array([int(source[6:-1]) for source in part.sources])
+
+
+def interleaved_subjects(counts) -> np.ndarray:
+    """Subjects "s0", "s1", ... with ``counts`` slices each, not in blocks."""
+    subjects = np.concatenate([[f"s{i}"] * n for i, n in enumerate(counts)])
+    return subjects[np.random.default_rng(0).permutation(len(subjects))]
+
+
+@pytest.fixture(scope="module")
+def sample_train() -> SliceDataset:
+    """The bundled sample's training slices, at 8x8, with subjects and positions."""
+    images, subjects, positions = load_sample(
+        "train", image_size=8, return_subjects=True, return_positions=True
+    )
+    return SliceDataset.from_array(images, subjects=subjects, positions=positions)
+
+
+@pytest.mark.parametrize(
+    "counts, test_size, held_out",
+    [
+        ((10, 10), 0.2, (2, 2)),
+        ((10, 7, 3), 0.3, (3, 2, 1)),
+        ((2, 5), 0.1, (1, 1)),  # at least one
+        ((3, 4), 0.9, (2, 3)),  # at most n - 1
+        ((6, 1, 4), 0.5, (3, 0, 2)),  # a single slice stays in train
+        ((9,), 0.34, (3,)),
+    ],
+    ids=["even", "uneven", "at-least-one", "at-most-n-1", "single-slice", "one"],
+)
+def test_split_within_subjects_holds_out_a_share_of_every_subject(
+    counts, test_size, held_out
+):
+    subjects = interleaved_subjects(counts)
+    dataset = SliceDataset.from_array(uint8_slices(len(subjects)), subjects=subjects)
+    train, test = dataset.split_within_subjects(test_size, random_state=0)
+    for i, (n, n_held) in enumerate(zip(counts, held_out, strict=True)):
+        assert np.sum(test.subjects == f"s{i}") == n_held, f"subject s{i}"
+        assert np.sum(train.subjects == f"s{i}") == n - n_held, f"subject s{i}"
+        if n >= 2:
+            assert f"s{i}" in set(train.subjects) and f"s{i}" in set(test.subjects)
+    assert len(train) + len(test) == len(dataset)
+
+
+def test_split_within_subjects_keeps_every_slice_once_in_order_with_its_data():
+    subjects = interleaved_subjects((8, 5, 7))
+    positions = np.random.default_rng(1).random(len(subjects))
+    images = uint8_slices(len(subjects))
+    dataset = SliceDataset.from_array(images, subjects=subjects, positions=positions)
+    train, test = dataset.split_within_subjects(0.4, random_state=2)
+    train_rows, test_rows = rows_of(train), rows_of(test)
+    assert not set(train_rows) & set(test_rows)
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([train_rows, test_rows])), np.arange(len(subjects))
+    )
+    for part, rows in ((train, train_rows), (test, test_rows)):
+        assert np.all(np.diff(rows) > 0), "not in the original order"
+        np.testing.assert_array_equal(part.subjects, subjects[rows])
+        np.testing.assert_allclose(part.positions, positions[rows].astype(np.float32))
+        np.testing.assert_allclose(part.to_numpy()[..., 0], images[rows] / 255)
+
+
+def test_split_within_subjects_keeps_unknown_positions_unknown():
+    dataset = SliceDataset.from_array(uint8_slices(), subjects=list("aaabbb"))
+    assert all(p.positions is None for p in dataset.split_within_subjects(0.3, 0))
+
+
+def test_split_within_subjects_of_the_sample(sample_train):
+    assert len(sample_train) == 116
+    train, test = sample_train.split_within_subjects(0.2, random_state=0)
+    for subject in np.unique(sample_train.subjects):
+        n = np.sum(sample_train.subjects == subject)
+        assert np.sum(test.subjects == subject) == round(0.2 * n)
+        assert np.sum(train.subjects == subject) == n - round(0.2 * n)
+    rows = rows_of(test)
+    np.testing.assert_array_equal(test.positions, sample_train.positions[rows])
+
+
+@pytest.mark.parametrize("random_state", [0, 1, 2, 3, 4])
+def test_split_within_subjects_is_not_every_kth_slice(sample_train, random_state):
+    # neighbouring slices are near-duplicates: a regular pattern would leak
+    _, test = sample_train.split_within_subjects(0.2, random_state=random_state)
+    rows = rows_of(test)
+    for subject in np.unique(sample_train.subjects):
+        gaps = np.diff(rows[test.subjects == subject])
+        assert len(gaps) >= 5
+        assert len(set(gaps)) > 1, f"every {gaps[0]}th slice of {subject}"
+
+
+def test_split_within_subjects_is_repeatable_and_seeded(sample_train):
+    first = rows_of(sample_train.split_within_subjects(0.25, random_state=3)[1])
+    again = rows_of(sample_train.split_within_subjects(0.25, random_state=3)[1])
+    other = rows_of(sample_train.split_within_subjects(0.25, random_state=4)[1])
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize(
+    "test_size",
+    [0, 1, -0.1, 1.5, "a", None, float("nan")],
+    ids=["zero", "one", "negative", "above-one", "text", "none", "nan"],
+)
+def test_split_within_subjects_rejects_a_bad_test_size(test_size):
+    dataset = SliceDataset.from_array(uint8_slices(), subjects=list("aaabbb"))
+    match = (
+        r"split_within_subjects expected test_size as a fraction in \(0, 1\) of each "
+        rf"subject's slices; got {re.escape(repr(test_size))}\."
+    )
+    with pytest.raises(ValueError, match=match):
+        dataset.split_within_subjects(test_size)
 
 
 # -- tf.data ------------------------------------------------------------------

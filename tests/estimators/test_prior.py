@@ -213,3 +213,202 @@ def test_methods_before_fit_raise_not_fitted(method, tmp_path):
 def test_invalid_parameters_are_named(params, match):
     with pytest.raises(ValueError, match=match):
         PixelCNNPrior(**{**TINY_PRIOR, **params}).fit(make_row_codes(8))
+
+
+# ------------------------------------------------------- global condition
+def level_codes(levels, size=4):
+    """All-0 maps below level 0.5, all-1 maps from 0.5: the vector sets the map."""
+    levels = np.asarray(levels)
+    maps = np.broadcast_to((levels >= 0.5)[:, None, None], (len(levels), size, size))
+    return maps.astype(np.int64)
+
+
+LEVELS = np.linspace(0, 1, 48)
+
+
+@pytest.fixture(scope="module")
+def level_prior():
+    params = {**TINY_PRIOR, "epochs": 6, "learning_rate": 1e-2, "num_embeddings": 4}
+    return PixelCNNPrior(**params).fit(level_codes(LEVELS), global_condition=LEVELS)
+
+
+def test_a_prior_fitted_with_a_global_condition_records_its_length(level_prior):
+    assert level_prior.global_condition_dim_ == 1
+    assert level_prior.model_.global_condition_dim == 1
+    assert level_prior.condition_num_embeddings_ is None
+    assert level_prior.grid_shape_ == (4, 4)
+
+
+def test_a_prior_fitted_without_one_has_none(row_prior):
+    assert row_prior.global_condition_dim_ is None
+    assert row_prior.model_.global_condition_dim is None
+
+
+@pytest.mark.parametrize(("level", "code"), [(0.1, 0), (0.9, 1)])
+@pytest.mark.parametrize("method", ["fast", "naive"])
+def test_samples_follow_the_global_condition(level_prior, level, code, method):
+    samples = level_prior.sample(
+        24, global_condition=np.full(24, level), random_state=0, method=method
+    )
+    assert samples.shape == (24, 4, 4)
+    # a prior that ignored the level would draw each kind half of the time
+    assert (samples == code).mean() > 0.9
+
+
+def test_one_batch_of_samples_can_mix_levels(level_prior):
+    levels = np.array([0.05, 0.95] * 8)
+    samples = level_prior.sample(16, global_condition=levels[:, None], random_state=1)
+    majority = (samples.mean(axis=(1, 2)) > 0.5).astype(int)
+    assert (majority == (levels >= 0.5)).mean() > 0.9
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_maps_score_higher_under_their_own_level(level_prior, code):
+    maps = np.full((4, 4, 4), code)
+    own, other = (0.1, 0.9) if code == 0 else (0.9, 0.1)
+    under_own = level_prior.score_samples(maps, global_condition=np.full(4, own))
+    under_other = level_prior.score_samples(maps, global_condition=[[other]] * 4)
+    assert under_own.shape == (4,)
+    assert np.all(under_own > under_other + 2.0)
+    assert level_prior.score(maps, global_condition=np.full(4, own)) == pytest.approx(
+        under_own.mean() / 16, rel=1e-6
+    )
+
+
+def test_a_flat_and_a_column_global_condition_score_the_same(level_prior):
+    maps = level_codes(LEVELS[::6])
+    np.testing.assert_allclose(
+        level_prior.score_samples(maps, global_condition=LEVELS[::6]),
+        level_prior.score_samples(maps, global_condition=LEVELS[::6, None]),
+        rtol=1e-6,
+    )
+
+
+def test_a_global_condition_of_two_numbers_with_a_condition_map():
+    top = make_row_codes(16, size=3, seed=3)
+    vectors = np.random.default_rng(0).random((16, 2))
+    prior = PixelCNNPrior(**TINY_PRIOR).fit(
+        upsample_codes(top), top, global_condition=vectors
+    )
+    assert prior.global_condition_dim_ == 2
+    assert prior.condition_num_embeddings_ == 4
+    scores = prior.score_samples(upsample_codes(top), top, global_condition=vectors)
+    assert scores.shape == (16,) and np.all(np.isfinite(scores))
+    samples = prior.sample(3, top[:3], global_condition=vectors[:3], random_state=0)
+    assert samples.shape == (3, 6, 6)
+    naive = prior.sample(
+        3, top[:3], global_condition=vectors[:3], random_state=0, method="naive"
+    )
+    np.testing.assert_array_equal(samples, naive)
+
+
+def test_save_load_keeps_the_global_condition(level_prior, tmp_path):
+    loaded = oasisgen.load(level_prior.save(tmp_path / "prior"))
+    assert loaded.global_condition_dim_ == 1
+    levels = np.array([0.1, 0.9, 0.3])
+    np.testing.assert_array_equal(
+        loaded.sample(3, global_condition=levels, random_state=4),
+        level_prior.sample(3, global_condition=levels, random_state=4),
+    )
+    maps = level_codes(levels)
+    np.testing.assert_allclose(
+        loaded.score_samples(maps, global_condition=levels),
+        level_prior.score_samples(maps, global_condition=levels),
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match="fitted with a global_condition of length 1"):
+        loaded.sample(3, random_state=4)
+
+
+def test_refitting_without_the_global_condition_drops_it(level_prior):
+    prior = clone(level_prior).set_params(warm_start=True, epochs=1)
+    prior.fit(level_codes(LEVELS), global_condition=LEVELS)
+    assert prior.global_condition_dim_ == 1
+    prior.fit(level_codes(LEVELS))
+    assert prior.global_condition_dim_ is None
+    assert prior.sample(2, random_state=0).shape == (2, 4, 4)
+
+
+MAPS = level_codes(np.array([0.1, 0.2, 0.8, 0.9]))
+
+
+@pytest.mark.parametrize("method", ["score", "score_samples", "sample"])
+@pytest.mark.parametrize(
+    ("vectors", "match"),
+    [
+        (
+            None,
+            r"PixelCNNPrior\.{method}: this prior was fitted with a global_condition "
+            r"of length 1; pass one per map",
+        ),
+        (
+            [0.1, 0.2, 0.8],
+            r"PixelCNNPrior\.{method} expected one global_condition row per map "
+            r"\(4\); got 3",
+        ),
+        (
+            np.zeros((4, 2)),
+            r"expected global_condition vectors of length 1, as in fit; got length 2",
+        ),
+        ([0.1, np.nan, 0.8, 0.9], r"expected finite global_condition; got NaN or inf"),
+        ([0.1, 0.2, np.inf, 0.9], r"expected finite global_condition; got NaN or inf"),
+        (
+            ["a", "b", "c", "d"],
+            r"expected global_condition as numbers of shape \(n_samples,\) or "
+            r"\(n_samples, dim\); got <U1 values",
+        ),
+        (np.zeros((4, 1, 1)), r"got float64 values of shape \(4, 1, 1\)"),
+        (np.array([True, False, True, True]), r"numbers of shape.*got bool values"),
+    ],
+    ids=["missing", "rows", "length", "nan", "inf", "text", "3d", "bool"],
+)
+def test_bad_global_conditions_are_rejected(level_prior, method, vectors, match):
+    # score hands its checks to score_samples, whose name the messages carry
+    caller = "score_samples" if method == "score" else method
+    with pytest.raises(ValueError, match=match.replace("{method}", caller)):
+        if method == "sample":
+            level_prior.sample(4, global_condition=vectors)
+        else:
+            getattr(level_prior, method)(MAPS, global_condition=vectors)
+
+
+@pytest.mark.parametrize("method", ["score", "score_samples", "sample"])
+def test_a_global_condition_is_refused_by_a_prior_fitted_without(row_prior, method):
+    caller = "score_samples" if method == "score" else method
+    match = (
+        rf"PixelCNNPrior\.{caller}: this prior was fitted without a global_condition; "
+        "do not pass one"
+    )
+    with pytest.raises(ValueError, match=match):
+        if method == "sample":
+            row_prior.sample(2, global_condition=[0.1, 0.9])
+        else:
+            getattr(row_prior, method)(make_row_codes(2), global_condition=[0.1, 0.9])
+
+
+@pytest.mark.parametrize(
+    ("vectors", "match"),
+    [
+        (LEVELS[:7], r"PixelCNNPrior\.fit expected one global_condition row per map "),
+        (np.full(8, np.nan), r"PixelCNNPrior\.fit expected finite global_condition"),
+        (np.zeros((8, 1, 1)), r"PixelCNNPrior\.fit expected global_condition as num"),
+    ],
+    ids=["rows", "nan", "3d"],
+)
+def test_bad_global_conditions_are_rejected_by_fit(vectors, match):
+    with pytest.raises(ValueError, match=match):
+        PixelCNNPrior(**TINY_PRIOR).fit(
+            level_codes(LEVELS[:8]), global_condition=vectors
+        )
+
+
+def test_check_global_condition_gives_a_column_per_number():
+    from oasisgen.estimators._prior import check_global_condition
+
+    values = check_global_condition([0.1, 2], n_samples=2, caller="demo")
+    assert values.shape == (2, 1) and values.dtype == np.float32
+    np.testing.assert_allclose(values[:, 0], [0.1, 2.0])
+    wide = check_global_condition(np.ones((3, 2)), n_samples=3, caller="demo", dim=2)
+    assert wide.shape == (3, 2)
+    with pytest.raises(ValueError, match=r"^demo expected global_condition vectors"):
+        check_global_condition(np.ones((3, 2)), n_samples=3, caller="demo", dim=1)

@@ -223,7 +223,7 @@ def test_bad_mask_type_raises():
         (False, lambda c: (c, c[:, :3, :3]), "unconditional.*without a condition"),
         (True, lambda c: c, r"conditional \(condition_num_embeddings=4\)"),
         (True, lambda c: (c, c), r"condition of shape \(n, h // 2.*\(2, 6, 6\)"),
-        (False, lambda c: (c, c, c), "got a sequence of 3 inputs"),
+        (False, lambda c: (c, c, c), "got 3 inputs"),
     ],
     ids=["condition to a plain model", "missing condition", "wrong grid", "triple"],
 )
@@ -231,3 +231,196 @@ def test_bad_inputs_raise(conditional, make_inputs, match):
     model = _model(conditional)
     with pytest.raises(ValueError, match=match):
         model(make_inputs(_codes(2, (6, 6))))
+
+
+# ------------------------------------------------------- global condition
+GLOBAL_KINDS = {"global": False, "condition map and global": True}
+
+
+def _global_model(with_map=False, dim=1, **kwargs):
+    return _model(with_map, global_condition_dim=dim, **kwargs)
+
+
+def _global_inputs(maps, vectors, condition=None):
+    """``(maps, vectors)`` or ``(maps, condition, vectors)``, one row per map."""
+    maps = np.asarray(maps, dtype="int32")
+    vectors = np.asarray(vectors, dtype="float32").reshape(len(maps), -1)
+    if condition is None:
+        return maps, vectors
+    return maps, np.asarray(condition, dtype="int32"), vectors
+
+
+def _map_condition(n, shape=(HEIGHT, WIDTH), seed=1):
+    """A condition map per code map, for condition_upsample=1."""
+    return np.random.default_rng(seed).integers(0, 4, size=(n, *shape))
+
+
+@pytest.mark.parametrize(
+    ("with_map", "dim"),
+    [(False, 1), (False, 3), (True, 1), (True, 2)],
+    ids=["global 1", "global 3", "map and global 1", "map and global 2"],
+)
+def test_global_condition_logits_shape(with_map, dim):
+    model = _global_model(with_map, dim, condition_upsample=2)
+    codes = _codes(3, (4, 6))
+    vectors = np.random.default_rng(0).random((3, dim))
+    condition = np.zeros((3, 2, 3)) if with_map else None
+    logits = model(_global_inputs(codes, vectors, condition))
+    assert tuple(logits.shape) == (3, 4, 6, K)
+    assert model.global_conditional and model.global_condition_dim == dim
+    assert model.conditional == with_map
+
+
+def test_global_conditional_property_is_false_by_default():
+    assert not _model().global_conditional
+    assert _model().global_condition_dim is None
+
+
+@pytest.mark.parametrize("with_map", list(GLOBAL_KINDS.values()), ids=GLOBAL_KINDS)
+def test_logits_change_with_the_global_condition_at_every_position(with_map):
+    model = _global_model(with_map, condition_upsample=1)
+    codes = np.repeat(_codes(1), 2, axis=0)
+    condition = np.repeat(_map_condition(1), 2, axis=0) if with_map else None
+    logits = np.asarray(model(_global_inputs(codes, [0.2, 0.9], condition)))
+    change = np.abs(logits[0] - logits[1]).max(axis=-1)
+    # including the first position, which sees no code at all
+    assert change.min() > 1e-4, f"unchanged at {np.argwhere(change <= 1e-4)}"
+
+
+@pytest.mark.parametrize("with_map", list(GLOBAL_KINDS.values()), ids=GLOBAL_KINDS)
+def test_each_map_reads_only_its_own_global_condition(with_map):
+    model = _global_model(with_map, dim=2, condition_upsample=1)
+    codes = _codes(3)
+    condition = _map_condition(3) if with_map else None
+    vectors = np.array([[0.1, 0.5], [0.7, 0.2], [0.4, 0.9]])
+    changed = vectors.copy()
+    changed[1] = [0.9, 0.0]
+    before = np.asarray(model(_global_inputs(codes, vectors, condition)))
+    after = np.asarray(model(_global_inputs(codes, changed, condition)))
+    np.testing.assert_array_equal(after[[0, 2]], before[[0, 2]])
+    assert np.abs(after[1] - before[1]).max() > 1e-4
+
+
+@pytest.mark.parametrize("with_map", list(GLOBAL_KINDS.values()), ids=GLOBAL_KINDS)
+@pytest.mark.parametrize("target", list(TARGETS.values()), ids=list(TARGETS))
+def test_global_conditional_logits_are_causal(target, with_map):
+    model = _global_model(with_map, condition_upsample=1)
+    codes = _codes(1)[0]
+    later = [p for p in ALL_POSITIONS if p >= target]
+    earlier = [p for p in ALL_POSITIONS if p < target]
+    maps = _one_change_per_map(codes, later + earlier)
+    condition = np.repeat(_map_condition(1), len(maps), 0) if with_map else None
+    vectors = np.full(len(maps), 0.7)
+    logits = np.asarray(model(_global_inputs(maps, vectors, condition)))
+    logits = logits[:, target[0], target[1]]
+    # a change at the target or after it never reaches the target ...
+    after = logits[1 : 1 + len(later)]
+    np.testing.assert_allclose(
+        after, np.broadcast_to(logits[0], after.shape), atol=1e-6
+    )
+    # ... and every change before it does
+    changes = np.abs(logits[1 + len(later) :] - logits[0]).max(axis=1)
+    blind = [p for p, c in zip(earlier, changes, strict=True) if c <= 1e-6]
+    assert not blind, f"logits at {target} ignore earlier positions {blind}"
+
+
+@pytest.mark.parametrize("with_map", list(GLOBAL_KINDS.values()), ids=GLOBAL_KINDS)
+def test_log_likelihood_with_a_global_condition(with_map):
+    model = _global_model(with_map, dim=2, condition_upsample=2)
+    codes = _codes(3, (4, 6))
+    condition = _codes(3, (2, 3)) % 4 if with_map else None
+    vectors = np.random.default_rng(2).random((3, 2)).astype("float32")
+    logits = np.asarray(
+        model(_global_inputs(codes, vectors, condition)), dtype="float64"
+    )
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = np.take_along_axis(log_probs, codes[..., None], -1).sum(axis=(1, 2, 3))
+    got = np.asarray(model.log_likelihood(codes, condition, vectors))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    other = np.asarray(model.log_likelihood(codes, condition, 1.0 - vectors))
+    assert np.abs(other - got).min() > 1e-5
+
+
+def test_training_learns_a_first_code_set_by_the_global_condition():
+    # the first code of a map is all a plain model cannot know: it is the vector
+    rng = np.random.default_rng(0)
+    levels = rng.random(128).astype("float32")
+    codes = np.broadcast_to((levels >= 0.5)[:, None, None], (128, 4, 4))
+    codes = codes.astype("int32")
+    model = _global_model(n_layers=2)
+    losses = _fit(model, (codes, levels[:, None]), codes, epochs=10)
+    assert losses[-1] < 0.5 * losses[0]
+    first = np.asarray(model((codes[:16], levels[:16, None])))[:, 0, 0]
+    assert (first.argmax(-1) == codes[:16, 0, 0]).mean() >= 0.9
+
+
+@pytest.mark.parametrize("with_map", list(GLOBAL_KINDS.values()), ids=GLOBAL_KINDS)
+def test_global_conditional_config_round_trip(with_map):
+    model = _global_model(with_map, dim=3, dropout=0.1)
+    config = model.get_config()
+    assert config["global_condition_dim"] == 3
+    rebuilt = GatedPixelCNN.from_config(config)
+    assert rebuilt.get_config() == config
+    assert rebuilt.global_condition_dim == 3 and rebuilt.global_conditional
+
+
+@pytest.mark.parametrize("with_map", list(GLOBAL_KINDS.values()), ids=GLOBAL_KINDS)
+def test_global_conditional_keras_file_round_trip(with_map, tmp_path):
+    model = _global_model(with_map, dim=2)
+    codes = _codes(2, (4, 6))
+    condition = _codes(2, (2, 3)) % 4 if with_map else None
+    inputs = _global_inputs(codes, [[0.1, 0.3], [0.8, 0.6]], condition)
+    expected = np.asarray(model(inputs))
+    model.save(tmp_path / "prior.keras")
+    loaded = keras.saving.load_model(tmp_path / "prior.keras", safe_mode=True)
+    assert isinstance(loaded, GatedPixelCNN)
+    assert loaded.global_condition_dim == 2
+    assert loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(loaded(inputs), expected, atol=1e-6)
+
+
+def test_bad_global_condition_dim_raises():
+    with pytest.raises(ValueError, match=r"global_condition_dim must be None or an "):
+        GatedPixelCNN(num_embeddings=K, global_condition_dim=0)
+
+
+GLOBAL_CODES = _codes(2, (6, 6))
+VECTORS = np.array([[0.2], [0.9]], dtype="float32")
+MAP = np.zeros((2, 3, 3), dtype="int32")
+
+
+@pytest.mark.parametrize(
+    ("with_map", "inputs", "match"),
+    [
+        (False, GLOBAL_CODES, r"expected \(codes, global_condition\); got codes alone"),
+        (
+            False,
+            (GLOBAL_CODES, VECTORS, VECTORS),
+            r"expected \(codes, global_condition\); got 3 inputs",
+        ),
+        (True, (GLOBAL_CODES, MAP), r"\(codes, condition, global_condition\); got 2"),
+        (
+            True,
+            (GLOBAL_CODES, MAP, VECTORS, VECTORS),
+            r"expected \(codes, condition, global_condition\); got 4 inputs",
+        ),
+        (True, GLOBAL_CODES, r"global_condition\); got codes alone"),
+    ],
+    ids=[
+        "codes alone",
+        "global given twice",
+        "map without the vector",
+        "four inputs",
+        "codes alone to a map model",
+    ],
+)
+def test_bad_global_condition_inputs_raise(with_map, inputs, match):
+    model = _global_model(with_map, condition_upsample=2)
+    with pytest.raises(ValueError, match=match):
+        model(inputs)
+
+
+def test_a_model_without_global_condition_refuses_a_third_input():
+    model = _model(True, condition_upsample=2)
+    with pytest.raises(ValueError, match=r"expected \(codes, condition\); got 3 inputs"):
+        model((GLOBAL_CODES, MAP, VECTORS))

@@ -10,7 +10,9 @@ from oasisgen.nn.sampling import Sampler, sample_codes
 K = 6
 
 
-def _model(condition_upsample=None, kernel_size=5, n_layers=3):
+def _model(
+    condition_upsample=None, kernel_size=5, n_layers=3, global_condition_dim=None
+):
     """A tiny prior whose logits are sharp, so they (not the noise) decide."""
     keras.utils.set_random_seed(0)
     conditional = {}
@@ -20,6 +22,9 @@ def _model(condition_upsample=None, kernel_size=5, n_layers=3):
             condition_upsample=condition_upsample,
             condition_channels=4,
         )
+    if global_condition_dim is not None:
+        conditional |= dict(global_condition_dim=global_condition_dim)
+        conditional.setdefault("condition_channels", 4)
     model = GatedPixelCNN(
         K, n_layers=n_layers, channels=8, kernel_size=kernel_size, **conditional
     )
@@ -28,6 +33,10 @@ def _model(condition_upsample=None, kernel_size=5, n_layers=3):
     # and exactly uniform at the first position (all biases are zero).
     model.head_logits.kernel.assign(model.head_logits.kernel * 300.0)
     model.head_logits.bias.assign(np.random.default_rng(0).normal(size=K))
+    if global_condition_dim is not None:
+        # else the vector outweighs the codes and nearly every code is the same
+        last = model.global_network.layers[-1]
+        last.kernel.assign(last.kernel * 0.1)
     return model
 
 
@@ -180,3 +189,130 @@ BAD_CONDITIONS = {
 def test_bad_conditions_raise(condition, grid, match):
     with pytest.raises(ValueError, match=match):
         sample_codes(_model(2, n_layers=1), 2, grid, condition)
+
+
+# ------------------------------------------------------- global condition
+def _vectors(n, dim=1, seed=2):
+    return np.random.default_rng(seed).uniform(-1, 1, (n, dim)).astype("float32")
+
+
+GLOBAL_CASES = {
+    "global 6x6": (None, 1, (6, 6), 5, {}),
+    "global of 3 5x8 cold top-3": (
+        None,
+        3,
+        (5, 8),
+        5,
+        {"temperature": 0.7, "top_k": 3},
+    ),
+    "global kernel 3 hot": (None, 2, (5, 8), 3, {"temperature": 2.0}),
+    "map 6x6 on 3x3 and global": (2, 1, (6, 6), 5, {}),
+    "map 6x6 on 3x3 and global of 2 top-2": (2, 2, (6, 6), 5, {"top_k": 2}),
+    "map 5x8 on 5x8 and global kernel 3": (1, 1, (5, 8), 3, {"temperature": 1.5}),
+}
+
+
+@pytest.mark.parametrize("case", list(GLOBAL_CASES.values()), ids=list(GLOBAL_CASES))
+def test_fast_and_naive_draw_identical_samples_given_a_global_condition(case):
+    upsample, dim, grid, kernel_size, settings = case
+    model = _model(upsample, kernel_size, global_condition_dim=dim)
+    condition = None
+    if upsample is not None:
+        condition = _condition(3, (grid[0] // upsample, grid[1] // upsample))
+    draw = dict(condition=condition, global_condition=_vectors(3, dim), seed=7)
+    fast = sample_codes(model, 3, grid, **draw, **settings)
+    naive = sample_codes(model, 3, grid, method="naive", **draw, **settings)
+    np.testing.assert_array_equal(fast, naive)
+    assert fast.shape == (3, *grid) and fast.min() >= 0 and fast.max() < K
+    assert len(np.unique(fast)) >= 3, "too few codes for the comparison to tell"
+
+
+@pytest.mark.parametrize("method", ["fast", "naive"])
+@pytest.mark.parametrize("upsample", [None, 2], ids=["global", "map and global"])
+def test_samples_follow_the_global_condition_of_their_own_map(upsample, method):
+    # Guards the test above: the vector changes the maps drawn with the same noise,
+    # and only the map it belongs to.
+    model = _model(upsample, global_condition_dim=1)
+    condition = None if upsample is None else _condition(3, (3, 3))
+    vectors = np.array([[0.1], [0.5], [0.9]], dtype="float32")
+    changed = vectors.copy()
+    changed[1] = -0.9
+    draw = dict(condition=condition, seed=7, method=method)
+    before = sample_codes(model, 3, (6, 6), global_condition=vectors, **draw)
+    after = sample_codes(model, 3, (6, 6), global_condition=changed, **draw)
+    np.testing.assert_array_equal(after[[0, 2]], before[[0, 2]])
+    assert np.mean(after[1] != before[1]) > 0.2
+
+
+def test_a_global_condition_of_one_number_per_map_may_be_flat():
+    model = _model(global_condition_dim=1, n_layers=1)
+    flat = sample_codes(model, 3, (4, 4), global_condition=[0.1, 0.5, 0.9], seed=1)
+    column = sample_codes(
+        model, 3, (4, 4), global_condition=[[0.1], [0.5], [0.9]], seed=1
+    )
+    np.testing.assert_array_equal(flat, column)
+
+
+def test_sampler_sample_takes_the_global_condition():
+    model = _model(global_condition_dim=2, n_layers=1)
+    vectors = _vectors(2, 2)
+    codes = Sampler.of(model).sample(2, (4, 4), global_condition=vectors, seed=3)
+    expected = sample_codes(model, 2, (4, 4), global_condition=vectors, seed=3)
+    np.testing.assert_array_equal(codes, expected)
+
+
+BAD_GLOBAL_CONDITIONS = {
+    "missing": (
+        1,
+        None,
+        r"reads a vector of 1 per map.*pass a global_condition of shape "
+        r"\(n_samples, 1\)",
+    ),
+    "given to a model without one": (
+        None,
+        [[0.1], [0.2]],
+        r"reads no vector per map.*sample without a global_condition",
+    ),
+    "one row too many": (
+        1,
+        [[0.1], [0.2], [0.3]],
+        r"finite global_condition of shape \(2, 1\); got .* of shape \(3, 1\)",
+    ),
+    "vectors too long": (
+        1,
+        [[0.1, 0.2], [0.3, 0.4]],
+        r"finite global_condition of shape \(2, 1\); got .* of shape \(2, 2\)",
+    ),
+    "vectors too short": (
+        3,
+        [[0.1, 0.2], [0.3, 0.4]],
+        r"finite global_condition of shape \(2, 3\); got .* of shape \(2, 2\)",
+    ),
+    "nan": (
+        1,
+        [[0.1], [np.nan]],
+        r"Expected a finite global_condition of shape \(2, 1\); got .*nan",
+    ),
+    "inf": (2, [[0.1, np.inf], [0.2, 0.3]], r"finite global_condition.*inf"),
+    "scalar": (1, 0.5, r"global_condition of shape \(2, 1\); got 0.5 of shape \(\)"),
+}
+
+
+@pytest.mark.parametrize("method", ["fast", "naive"])
+@pytest.mark.parametrize(
+    ("dim", "vectors", "match"),
+    list(BAD_GLOBAL_CONDITIONS.values()),
+    ids=list(BAD_GLOBAL_CONDITIONS),
+)
+def test_bad_global_conditions_raise(dim, vectors, match, method):
+    model = _model(global_condition_dim=dim, n_layers=1)
+    with pytest.raises(ValueError, match=match):
+        sample_codes(model, 2, (4, 4), global_condition=vectors, method=method)
+
+
+def test_a_map_model_with_a_global_condition_needs_both():
+    model = _model(2, global_condition_dim=1, n_layers=1)
+    with pytest.raises(ValueError, match=r"conditional.*pass a condition of shape"):
+        sample_codes(model, 2, (4, 4), global_condition=_vectors(2))
+    with pytest.raises(ValueError, match=r"reads a vector of 1 per map"):
+        sample_codes(model, 2, (4, 4), _condition(2, (2, 2)))

@@ -1,0 +1,118 @@
+"""Sample quality of the demo configuration, against the targets of the issue.
+
+Trains the ``oasisgen demo`` configuration at ``--image-size`` (64 by default; 128
+takes about four times longer) into ``--out``: the VQ-VAE-2 and both priors learn
+from four fifths of each training person's slices, and 64 samples, drawn at the
+positions of the remaining fifth, are compared with them. Prints each figure
+beside the real held-out slices' and the target, and writes them as JSON::
+
+    cd benchmarks
+    ../.venv/bin/python sample_quality.py --json results/sample_quality_64.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from _machine import describe_machine
+
+from oasisgen.cli import demo
+from oasisgen.cli._common import parse_as
+
+
+def targets(metrics: dict) -> list[tuple[str, float, float | None, str, bool]]:
+    """Return (figure, samples, real, target, met) rows."""
+    q = metrics["sample_quality"]
+    ceiling = q["shape_plausibility_real"]
+    rows = [
+        (
+            "shape plausibility",
+            q["shape_plausibility"],
+            ceiling,
+            f">= 0.9 x real = {0.9 * ceiling:.2f}",
+            q["shape_plausibility"] >= 0.9 * ceiling,
+        ),
+        (
+            "detail energy within the real IQR",
+            q["detail_energy_in_real_iqr"],
+            0.5,
+            "most samples (> 0.5)",
+            q["detail_energy_in_real_iqr"] > 0.5,
+        ),
+        (
+            "two-sample accuracy, small CNN",
+            q["two_sample_accuracy"],
+            q["two_sample_accuracy_real"],
+            "<= 0.80",
+            q["two_sample_accuracy"] <= 0.80,
+        ),
+        (
+            "copy rate",
+            q["copy_rate"],
+            q["copy_rate_real"],
+            "<= 0.05",
+            q["copy_rate"] <= 0.05,
+        ),
+        (
+            "nearest-training SSIM, median",
+            q["nearest_ssim_median"],
+            q["nearest_ssim_median_real"],
+            "<= real",
+            q["nearest_ssim_median"] <= q["nearest_ssim_median_real"],
+        ),
+        (
+            "held-out bits per code, top prior",
+            metrics["top_prior_test_bits_per_code"],
+            metrics["top_prior_uniform_bits_per_code"],
+            "< uniform (second column)",
+            metrics["top_prior_test_bits_per_code"]
+            < metrics["top_prior_uniform_bits_per_code"],
+        ),
+        (
+            "held-out bits per code, bottom prior",
+            metrics["bottom_prior_test_bits_per_code"],
+            metrics["bottom_prior_uniform_bits_per_code"],
+            "< uniform (second column)",
+            metrics["bottom_prior_test_bits_per_code"]
+            < metrics["bottom_prior_uniform_bits_per_code"],
+        ),
+    ]
+    return rows  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=Path("../runs/quality"))
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    argv = ["demo", "--out", str(args.out), "--image-size", str(args.image_size)]
+    metrics = demo.run(parse_as(demo.add_parser, [*argv, "--quiet"]))
+    seconds = time.perf_counter() - started
+    rows = targets(metrics)
+    print(f"\n{args.image_size} px, {seconds:.0f} s in all")
+    print(f"{'figure':40s} {'samples':>9s} {'real':>9s}  target")
+    for name, value, real, target, met in rows:
+        real_text = "-" if real is None else f"{real:9.3f}"
+        verdict = "met" if met else "NOT met"
+        print(f"{name:40s} {value:9.3f} {real_text:>9s}  {target} {verdict}")
+    if args.json is not None:
+        record = {
+            "machine": describe_machine(),
+            "image_size": args.image_size,
+            "seconds": round(seconds, 1),
+            "metrics": metrics,
+            "targets": [
+                {"figure": n, "samples": v, "real": r, "target": t, "met": m}
+                for n, v, r, t, m in rows
+            ],
+        }
+        args.json.write_text(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()
