@@ -8,6 +8,12 @@ beside the real held-out slices' and the target, and writes them as JSON::
 
     cd benchmarks
     ../.venv/bin/python sample_quality.py --json results/sample_quality_64.json
+
+``--set NAME=VALUE`` changes one setting of the demo (the keys of
+``oasisgen.cli.demo.DEMO``; lists with commas), to measure the alternatives::
+
+    ../.venv/bin/python sample_quality.py --set num_embeddings=32,256 \
+        --set sample_temperature=1.0
 """
 
 from __future__ import annotations
@@ -83,12 +89,35 @@ def targets(metrics: dict) -> list[tuple[str, float, float | None, str, bool]]:
     return rows  # fmt: skip
 
 
+def setting(text: str) -> tuple[str, object]:
+    """Parse ``NAME=VALUE`` for a key of the demo's settings."""
+    name, _, value = text.partition("=")
+    if name not in demo.DEMO or not value:
+        raise SystemExit(
+            f"--set expects NAME=VALUE with NAME one of {sorted(demo.DEMO)}; got "
+            f"{text!r}."
+        )
+    old = demo.DEMO[name]
+    if isinstance(old, list):
+        return name, [type(old[0])(part) for part in value.split(",")]
+    return name, type(old)(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=Path("../runs/quality"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a setting of oasisgen.cli.demo.DEMO",
+    )
     args = parser.parse_args()
+    changed = dict(setting(text) for text in args.set)
+    demo.DEMO.update(changed)
     started = time.perf_counter()
     argv = ["demo", "--out", str(args.out), "--image-size", str(args.image_size)]
     metrics = demo.run(parse_as(demo.add_parser, [*argv, "--quiet"]))
@@ -104,6 +133,7 @@ def main() -> None:
         record = {
             "machine": describe_machine(),
             "image_size": args.image_size,
+            "changed_settings": changed,
             "seconds": round(seconds, 1),
             "metrics": metrics,
             "targets": [

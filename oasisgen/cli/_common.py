@@ -9,8 +9,10 @@ and the options it was started with in `ARGS_FILE`, beside ``metrics.json``,
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -82,8 +84,11 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sample-temperature",
         type=float,
-        default=1.0,
-        help="sampling temperature of the samples that evaluate the priors",
+        nargs="+",
+        default=[1.0],
+        metavar="T",
+        help="sampling temperature of the samples that evaluate the priors: one "
+        "for both priors, or the top and the bottom one (default: 1.0)",
     )
     group.add_argument(
         "--eval-samples",
@@ -147,6 +152,16 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "jit_compile": args.jit_compile,
         "distribute": args.distribute,
     }
+
+
+def temperature_option(values: Sequence[float]) -> float | tuple[float, float]:
+    """Return a ``--temperature`` option: one value, or a (top, bottom) pair."""
+    if len(values) not in (1, 2):
+        raise SystemExit(
+            "oasisgen: a temperature is one value for both priors or a top and a "
+            f"bottom value; got {len(values)} values {list(values)}."
+        )
+    return float(values[0]) if len(values) == 1 else (values[0], values[1])
 
 
 def prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
@@ -262,3 +277,64 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
         return str(value) if isinstance(value, Path) else value
 
     return {name: plain(value) for name, value in params.items()}
+
+
+def evaluate_samples(
+    run_dir: Path, generator: Any, splits: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Compare samples with the held-out slices; plot them beside their nearest.
+
+    Parameters
+    ----------
+    run_dir : Path
+        Where ``samples_nearest.png`` goes.
+    generator : HierarchicalGenerator
+        The fitted generator.
+    splits : dict
+        With ``"heldout"`` (real slices of the training people that nothing was
+        trained on) and ``"train"``.
+    args : argparse.Namespace
+        With ``--eval-samples``, ``--sample-temperature`` and ``--seed``.
+
+    Returns
+    -------
+    quality : dict
+        What :meth:`HierarchicalGenerator.evaluate` returns, without the indices
+        of the nearest training slices.
+    """
+    from oasisgen.plotting import plot_nearest_training_slices
+
+    started = time.perf_counter()
+    quality, samples = generator.evaluate(
+        splits["heldout"],
+        splits["train"],
+        n_samples=args.eval_samples,
+        random_state=args.seed,
+        temperature=temperature_option(args.sample_temperature),
+        return_samples=True,
+    )
+    train = splits["train"].to_numpy()
+    nearest = quality.pop("nearest_index")
+    plot_nearest_training_slices(
+        samples[:8], train[nearest[:8]], path=run_dir / "samples_nearest.png"
+    )
+    q = quality
+    print(
+        f"oasisgen: {len(samples)} samples against {q['n_real']} held-out slices "
+        f"({time.perf_counter() - started:.0f} s), real slices' figure in brackets: "
+        f"two-sample accuracy {q['two_sample_accuracy']:.2f} "
+        f"({q['two_sample_accuracy_real']:.2f}), shape plausibility "
+        f"{q['shape_plausibility']:.2f} ({q['shape_plausibility_real']:.2f}), "
+        f"copy rate {q['copy_rate']:.2f} ({q['copy_rate_real']:.2f})"
+    )
+    return quality
+
+
+def run_heldout(run_dir: Path) -> dict[str, Any]:
+    """Return the held-out split a run was trained with, from its ``args.json``."""
+    path = run_dir / ARGS_FILE
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    return {
+        "heldout_fraction": float(saved.get("heldout_fraction", 0.0)),
+        "seed": int(saved.get("seed", 0)),
+    }

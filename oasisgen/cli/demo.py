@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from oasisgen.cli import sample, train
-from oasisgen.cli._common import parse_as
+from oasisgen.cli._common import parse_as, temperature_option
 
 NAME = "demo"
 
@@ -39,7 +39,7 @@ DEMO = {
     "prior_learning_rate": 1e-3,
     "prior_batch_size": 16,
     "prior_augment": 3,  # flipped, gamma-corrected copies: the priors overfit without
-    "sample_temperature": 1.0,
+    "sample_temperature": [0.6, 1.0],  # a cooler top prior: more typical shapes
     "eval_samples": 64,
 }
 
@@ -75,7 +75,7 @@ def add_parser(
     return demo
 
 
-def _levels_figure(out: Path, temperature: float) -> None:
+def _levels_figure(out: Path, temperature: list[float]) -> None:
     """Draw four slices at each of three levels into ``samples_levels.png``."""
     import numpy as np
 
@@ -88,7 +88,10 @@ def _levels_figure(out: Path, temperature: float) -> None:
     images = np.concatenate(
         [
             generator.sample(
-                4, slice_position=level, random_state=0, temperature=temperature
+                4,
+                slice_position=level,
+                random_state=0,
+                temperature=temperature_option(temperature),
             )
             for level in levels
         ]
@@ -126,8 +129,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         argv += [f"--{name.replace('_', '-')}", *map(str, values)]
     argv += ["--priors"] + (["--quiet"] if args.quiet else [])
     metrics = train.run(parse_as(train.add_parser, argv))
-    temperature = str(DEMO["sample_temperature"])
-    sample_argv = ["sample", str(args.out), "-n", "8", "--temperature", temperature]
+    temperature = list(map(str, DEMO["sample_temperature"]))
+    sample_argv = ["sample", str(args.out), "-n", "8", "--temperature", *temperature]
     sample.run(parse_as(sample.add_parser, sample_argv))
     _levels_figure(args.out, DEMO["sample_temperature"])
     return metrics

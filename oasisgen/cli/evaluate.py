@@ -11,8 +11,10 @@ from oasisgen.cli._common import (
     MODEL_DIR,
     add_data_arguments,
     describe,
+    evaluate_samples,
     load_splits,
     reconstruction_figures,
+    run_heldout,
 )
 
 NAME = "evaluate"
@@ -45,7 +47,14 @@ def add_parser(
         "out (a run trained with --priors and --heldout-fraction)",
     )
     evaluate.add_argument("--eval-samples", type=int, default=64)
-    evaluate.add_argument("--sample-temperature", type=float, default=1.0)
+    evaluate.add_argument(
+        "--sample-temperature",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        metavar="T",
+        help="one temperature for both priors, or the top and the bottom one",
+    )
     return evaluate
 
 
@@ -63,8 +72,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         ``test_ssim`` and ``test_psnr``; with ``--samples``, ``sample_quality``
         too (see :meth:`oasisgen.HierarchicalGenerator.evaluate`).
     """
-    from oasisgen.cli.train_prior import evaluate_samples, run_heldout
-
     estimator = oasisgen.load(args.run_dir / MODEL_DIR)
     image_size = args.image_size or estimator.image_shape_
     heldout = run_heldout(args.run_dir)

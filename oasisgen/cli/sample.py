@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import oasisgen
-from oasisgen.cli._common import GENERATOR_DIR
+from oasisgen.cli._common import GENERATOR_DIR, temperature_option
 
 NAME = "sample"
 
@@ -34,7 +34,14 @@ def add_parser(
     sample.add_argument("run_dir", type=Path, help="a run with trained priors")
     sample.add_argument("-n", "--n-samples", type=int, default=8)
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument(
+        "--temperature",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        metavar="T",
+        help="one temperature for both priors, or the top and the bottom one",
+    )
     sample.add_argument("--top-k", type=int, default=None)
     sample.add_argument(
         "--slice-position",
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> np.ndarray:
         args.n_samples,
         slice_position=args.slice_position,
         random_state=args.seed,
-        temperature=args.temperature,
+        temperature=temperature_option(args.temperature),
         top_k=args.top_k,
         progress=sys.stdout.isatty(),
     )

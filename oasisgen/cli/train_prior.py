@@ -14,13 +14,14 @@ from typing import Any
 
 import oasisgen
 from oasisgen.cli._common import (
-    ARGS_FILE,
     GENERATOR_DIR,
     MODEL_DIR,
     add_data_arguments,
     add_prior_arguments,
     describe,
+    evaluate_samples,
     load_splits,
+    run_heldout,
     without_checkpoints,
 )
 
@@ -181,67 +182,6 @@ def _flips_and_gamma(n_copies: int, seed: int) -> Any:
     return RandomSliceTransform(
         rotation=0.0, scale=0.0, shift=0.0, n_copies=n_copies, random_state=seed
     )
-
-
-def evaluate_samples(
-    run_dir: Path, generator: Any, splits: dict[str, Any], args: argparse.Namespace
-) -> dict[str, Any]:
-    """Compare samples with the held-out slices; plot them beside their nearest.
-
-    Parameters
-    ----------
-    run_dir : Path
-        Where ``samples_nearest.png`` goes.
-    generator : HierarchicalGenerator
-        The fitted generator.
-    splits : dict
-        With ``"heldout"`` (real slices of the training people that nothing was
-        trained on) and ``"train"``.
-    args : argparse.Namespace
-        With ``--eval-samples``, ``--sample-temperature`` and ``--seed``.
-
-    Returns
-    -------
-    quality : dict
-        What :meth:`HierarchicalGenerator.evaluate` returns, without the indices
-        of the nearest training slices.
-    """
-    from oasisgen.plotting import plot_nearest_training_slices
-
-    started = time.perf_counter()
-    quality, samples = generator.evaluate(
-        splits["heldout"],
-        splits["train"],
-        n_samples=args.eval_samples,
-        random_state=args.seed,
-        temperature=args.sample_temperature,
-        return_samples=True,
-    )
-    train = splits["train"].to_numpy()
-    nearest = quality.pop("nearest_index")
-    plot_nearest_training_slices(
-        samples[:8], train[nearest[:8]], path=run_dir / "samples_nearest.png"
-    )
-    q = quality
-    print(
-        f"oasisgen: {len(samples)} samples against {q['n_real']} held-out slices "
-        f"({time.perf_counter() - started:.0f} s), real slices' figure in brackets: "
-        f"two-sample accuracy {q['two_sample_accuracy']:.2f} "
-        f"({q['two_sample_accuracy_real']:.2f}), shape plausibility "
-        f"{q['shape_plausibility']:.2f} ({q['shape_plausibility_real']:.2f}), "
-        f"copy rate {q['copy_rate']:.2f} ({q['copy_rate_real']:.2f})"
-    )
-    return quality
-
-
-def run_heldout(run_dir: Path) -> dict[str, Any]:
-    """Return the held-out split a run was trained with, from its ``args.json``."""
-    path = run_dir / ARGS_FILE
-    saved = json.loads(path.read_text()) if path.is_file() else {}
-    return {
-        "heldout_fraction": float(saved.get("heldout_fraction", 0.0)),
-        "seed": int(saved.get("seed", 0)),
-    }
 
 
 def _merge_metrics(run_dir: Path, figures: dict[str, Any]) -> None:

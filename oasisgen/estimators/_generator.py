@@ -158,6 +158,7 @@ tf.data.Dataset
             The fitted generator.
         """
         self._validate_params()
+        image_source(X, caller=f"{type(self).__name__}.fit")  # the images first
         positions = _training_positions(X, slice_position)
         if self.augmentation is not None and isinstance(X, tf.data.Dataset):
             raise ValueError(
@@ -230,7 +231,7 @@ tf.data.Dataset
         *,
         slice_position: float | Any = None,
         random_state: int | np.random.RandomState | None = None,
-        temperature: float = 1.0,
+        temperature: float | tuple[float, float] = 1.0,
         top_k: int | None = None,
         progress: bool = False,
     ) -> np.ndarray:
@@ -247,8 +248,10 @@ tf.data.Dataset
             with positions.
         random_state : int, RandomState instance or None, default=None
             The same seed gives the same images.
-        temperature : float, default=1.0
-            Temperature of both priors; below 1 is more conservative. Must be > 0.
+        temperature : float or pair of float, default=1.0
+            Temperature of both priors, or ``(top, bottom)``; below 1 is more
+            conservative. Must be > 0. A cooler top prior gives more typical head
+            shapes; the bottom prior's fills them with detail.
         top_k : int, optional
             Draw each code among the ``top_k`` most likely ones only.
         progress : bool, default=False
@@ -260,16 +263,26 @@ tf.data.Dataset
             Generated images with values in [0, 1].
         """
         check_is_fitted(self)
-        check_sampling_options(n_samples, temperature, top_k)
+        top_temperature, bottom_temperature = _temperature_pair(temperature)
+        for value in (top_temperature, bottom_temperature):
+            check_sampling_options(n_samples, value, top_k)
         seed = seed_from(random_state)
         seeds = (None, None, None) if seed is None else (seed, seed + 1, seed + 2)
         positions = self._sampling_positions(slice_position, n_samples, seeds[2])
-        options = {"temperature": temperature, "top_k": top_k, "progress": progress}
+        options = {"top_k": top_k, "progress": progress}
         top = self.top_prior_.sample(
-            n_samples, global_condition=positions, random_state=seeds[0], **options
+            n_samples,
+            global_condition=positions,
+            random_state=seeds[0],
+            temperature=top_temperature,
+            **options,
         )
         bottom = self.bottom_prior_.sample(
-            n_samples, top, random_state=seeds[1], **options
+            n_samples,
+            top,
+            random_state=seeds[1],
+            temperature=bottom_temperature,
+            **options,
         )
         return self.vqvae_.decode(top, bottom)
 
@@ -397,7 +410,7 @@ tf.data.Dataset
         slice_position: Any = None,
         n_samples: int = 64,
         random_state: int | None = 0,
-        temperature: float = 1.0,
+        temperature: float | tuple[float, float] = 1.0,
         top_k: int | None = None,
         groups: Any = None,
         train_groups: Any = None,
@@ -430,8 +443,8 @@ tf.data.Dataset
             Slices to generate.
         random_state : int or None, default=0
             Seeds the samples and the tests.
-        temperature : float, default=1.0
-            Sampling temperature of both priors.
+        temperature : float or pair of float, default=1.0
+            Sampling temperature of both priors, or ``(top, bottom)``.
         top_k : int, optional
             Sample among the ``top_k`` most likely codes only.
         groups, train_groups : array-like, optional
@@ -478,7 +491,7 @@ tf.data.Dataset
                 real_levels = check_slice_positions(
                     given, n_slices=len(real), caller=caller
                 )
-                check_sampling_options(n_samples, temperature, top_k)
+                check_sampling_options(n_samples, 1.0, top_k)
                 order = check_random_state(random_state).permutation(len(real))
                 positions = np.resize(real_levels[order], n_samples)
         elif slice_position is not None:
@@ -513,7 +526,7 @@ tf.data.Dataset
                 "bottom_bits_per_code": bits["bottom"],
                 "top_bits_per_code_uniform": bits["top_uniform"],
                 "bottom_bits_per_code_uniform": bits["bottom_uniform"],
-                "temperature": float(temperature),
+                "temperature": list(_temperature_pair(temperature)),
                 "top_k": top_k,
                 "sampled_at_real_positions": positions is not None,
             }
@@ -629,6 +642,18 @@ def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndar
             f"{int(np.argmax(bad))}."
         )
     return array.astype(np.float32)
+
+
+def _temperature_pair(temperature: Any) -> tuple[Any, Any]:
+    """Return ``(top, bottom)`` temperatures from one value or a pair."""
+    if isinstance(temperature, tuple | list | np.ndarray):
+        if len(temperature) != 2:
+            raise ValueError(
+                "temperature must be a float > 0 or a pair (top, bottom) of them; "
+                f"got {len(temperature)} values {list(temperature)!r}."
+            )
+        return temperature[0], temperature[1]
+    return temperature, temperature
 
 
 def _given_positions(X: Any, slice_position: Any) -> Any:

@@ -459,6 +459,10 @@ optional
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 jit_compile=self.jit_compile,
             )
+            # Its slots made now, eagerly, rather than inside the first traced
+            # step, where each one costs a tf.cond: halves the first epoch's
+            # tracing (benchmarks/README.md, "Fixed cost of a fit").
+            model.optimizer.build(model.trainable_variables)
         self.model_ = model
         self.history_: dict[str, list[float]] = {}
         self._compiled = {}

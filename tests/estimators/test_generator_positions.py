@@ -242,3 +242,23 @@ def test_augmentation_needs_images_in_memory(sample):
     generator = make_generator(augmentation=RandomSliceTransform(n_copies=1))
     with pytest.raises(ValueError, match="augmentation needs the images in memory"):
         generator.fit(data)
+
+
+def test_the_top_and_bottom_priors_take_their_own_temperatures(fitted, monkeypatch):
+    used = {}
+    for level in ("top_prior_", "bottom_prior_"):
+        prior = getattr(fitted, level)
+
+        def spy(*args, _sample=prior.sample, _level=level, **kwargs):
+            used[_level] = kwargs["temperature"]
+            return _sample(*args, **kwargs)
+
+        monkeypatch.setattr(prior, "sample", spy)
+    fitted.sample(2, slice_position=0.5, random_state=2, temperature=(0.5, 1.5))
+    assert used == {"top_prior_": 0.5, "bottom_prior_": 1.5}
+    fitted.sample(2, slice_position=0.5, random_state=2, temperature=0.7)
+    assert used == {"top_prior_": 0.7, "bottom_prior_": 0.7}
+    with pytest.raises(ValueError, match=r"a pair \(top, bottom\).*got 3 values"):
+        fitted.sample(2, temperature=(0.5, 1.0, 1.0))
+    with pytest.raises(ValueError, match="temperature must be a float > 0"):
+        fitted.sample(2, temperature=(0.5, -1.0))

@@ -422,5 +422,7 @@ def test_bad_global_condition_inputs_raise(with_map, inputs, match):
 
 def test_a_model_without_global_condition_refuses_a_third_input():
     model = _model(True, condition_upsample=2)
-    with pytest.raises(ValueError, match=r"expected \(codes, condition\); got 3 inputs"):
+    with pytest.raises(
+        ValueError, match=r"expected \(codes, condition\); got 3 inputs"
+    ):
         model((GLOBAL_CODES, MAP, VECTORS))
