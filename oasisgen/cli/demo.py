@@ -17,7 +17,7 @@ from oasisgen.cli._common import parse_as, temperature_option
 
 NAME = "demo"
 
-# The demo: small enough to train in about five minutes on 2 CPU cores. The
+# The demo: small enough to train in about six minutes on 2 CPU cores. The
 # settings of the priors, the small top codebook and the augmentation were chosen
 # by measuring the samples (benchmarks/README.md, "Sample quality").
 DEMO = {
@@ -38,7 +38,7 @@ DEMO = {
     "prior_dropout": 0.2,
     "prior_learning_rate": 1e-3,
     "prior_batch_size": 16,
-    "prior_augment": 3,  # flipped, gamma-corrected copies: the priors overfit without
+    "prior_augment": 3,  # flipped, gamma-corrected copies against overfitting
     "sample_temperature": [0.6, 1.0],  # a cooler top prior: more typical shapes
     "eval_samples": 64,
 }
@@ -60,7 +60,7 @@ def add_parser(
         The parser of ``oasisgen demo``.
     """
     demo = subparsers.add_parser(
-        NAME, help="train on the bundled sample (about five minutes on 2 cores)"
+        NAME, help="train on the bundled sample (about six minutes on 2 cores)"
     )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument(
