@@ -1,9 +1,11 @@
-"""Checks on images shared by the loaders and the estimators.
+"""Checks shared by the loaders, the models and the estimators.
 
 Inside oasisgen an image batch is float32 in [0, 1] of shape (n, height, width, 1).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -120,3 +122,54 @@ def check_images(
             "oasisgen.preprocessing.IntensityScaler, or pass uint8 images."
         )
     return images
+
+
+def check_global_condition(
+    values: Any, *, n_samples: int, caller: str, dim: int | None = None
+) -> np.ndarray:
+    """Validate one float vector per map (such as slice positions).
+
+    The one check of a PixelCNN's ``global_condition``, for the estimators and the
+    samplers.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples,) or (n_samples, dim)
+        Finite numbers; a 1D array is one number per map.
+    n_samples : int
+        The number of maps.
+    caller : str
+        Name for error messages.
+    dim : int, optional
+        The expected vector length (a model's ``global_condition_dim``).
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples, dim), dtype float32
+
+    Examples
+    --------
+    >>> from oasisgen._validation import check_global_condition
+    >>> check_global_condition([0.1, 0.9], n_samples=2, caller="demo").shape
+    (2, 1)
+    """
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf" or array.ndim not in (1, 2):
+        raise ValueError(
+            f"{caller} expected global_condition as numbers of shape (n_samples,) or "
+            f"(n_samples, dim); got {array.dtype} values of shape {array.shape}."
+        )
+    array = array.reshape(len(array), -1).astype(np.float32)
+    if len(array) != n_samples:
+        raise ValueError(
+            f"{caller} expected one global_condition row per map ({n_samples}); got "
+            f"{len(array)}."
+        )
+    if dim is not None and array.shape[1] != dim:
+        raise ValueError(
+            f"{caller} expected global_condition vectors of length {dim} "
+            f"(global_condition_dim); got length {array.shape[1]}."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{caller} expected finite global_condition; got NaN or inf.")
+    return array

@@ -25,6 +25,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets import SliceDataset
+from oasisgen.datasets._slices import check_slice_positions
 from oasisgen.distribute import writes_files
 from oasisgen.estimators._base import seed_from
 from oasisgen.estimators._inputs import image_source
@@ -600,48 +601,6 @@ def _saved_augmentation(saved: dict[str, Any] | None) -> Any:
             "is not a transformer of oasisgen.preprocessing; it cannot be rebuilt."
         )
     return kind(**saved["params"])
-
-
-def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndarray:
-    """Check slice positions: one finite number in [0, 1] per slice.
-
-    Parameters
-    ----------
-    values : array-like of shape (n_slices,)
-        The positions.
-    n_slices : int
-        How many there must be.
-    caller : str
-        Name for error messages.
-
-    Returns
-    -------
-    positions : ndarray of shape (n_slices,), dtype float32
-
-    Examples
-    --------
-    >>> check_slice_positions([0.2, 0.8], n_slices=2, caller="demo")
-    array([0.2, 0.8], dtype=float32)
-    """
-    array = np.asarray(values)
-    if array.dtype.kind not in "iuf" or array.ndim != 1:
-        raise ValueError(
-            f"{caller} expected slice_position as numbers in [0, 1], one per slice "
-            f"(shape ({n_slices},)); got {array.dtype} values of shape {array.shape}."
-        )
-    if len(array) != n_slices:
-        raise ValueError(
-            f"{caller} expected {n_slices} slice positions, one per slice; got "
-            f"{len(array)}."
-        )
-    bad = ~np.isfinite(array) | (array < 0) | (array > 1)
-    if bad.any():
-        raise ValueError(
-            f"{caller} expected slice positions in [0, 1] (0 the lowest slice of a "
-            f"volume, 1 the highest); got {array[bad][0]!r} at index "
-            f"{int(np.argmax(bad))}."
-        )
-    return array.astype(np.float32)
 
 
 def _temperature_pair(temperature: Any) -> tuple[Any, Any]:

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen._validation import check_global_condition
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
@@ -95,53 +96,6 @@ def check_codes(
             f"{caller} expected {name} in {allowed}; got values from {low} to {high}."
         )
     return array.astype(np.int32)
-
-
-def check_global_condition(
-    values: Any, *, n_samples: int, caller: str, dim: int | None = None
-) -> np.ndarray:
-    """Validate one float vector per map (such as slice positions).
-
-    Parameters
-    ----------
-    values : array-like of shape (n_samples,) or (n_samples, dim)
-        Finite numbers; a 1D array is one number per map.
-    n_samples : int
-        The number of maps.
-    caller : str
-        Name for error messages.
-    dim : int, optional
-        The expected vector length (the fitted ``global_condition_dim_``).
-
-    Returns
-    -------
-    values : ndarray of shape (n_samples, dim), dtype float32
-
-    Examples
-    --------
-    >>> check_global_condition([0.1, 0.9], n_samples=2, caller="demo").shape
-    (2, 1)
-    """
-    array = np.asarray(values)
-    if array.dtype.kind not in "iuf" or array.ndim not in (1, 2):
-        raise ValueError(
-            f"{caller} expected global_condition as numbers of shape (n_samples,) or "
-            f"(n_samples, dim); got {array.dtype} values of shape {array.shape}."
-        )
-    array = array.reshape(len(array), -1).astype(np.float32)
-    if len(array) != n_samples:
-        raise ValueError(
-            f"{caller} expected one global_condition row per map ({n_samples}); got "
-            f"{len(array)}."
-        )
-    if dim is not None and array.shape[1] != dim:
-        raise ValueError(
-            f"{caller} expected global_condition vectors of length {dim}, as in fit; "
-            f"got length {array.shape[1]}."
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{caller} expected finite global_condition; got NaN or inf.")
-    return array
 
 
 @register_estimator

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from oasisgen._validation import check_global_condition
 from oasisgen.nn.pixelcnn import GatedPixelCNN
 
 METHODS = ("fast", "naive")
@@ -268,15 +269,9 @@ class Sampler:
                 f"(global_condition_dim={dim}); pass a global_condition of shape "
                 f"(n_samples, {dim})."
             )
-        values = np.asarray(global_condition, dtype=np.float32)
-        values = values.reshape(len(values), -1) if values.ndim else values
-        if values.shape != (n_samples, dim) or not np.all(np.isfinite(values)):
-            raise ValueError(
-                f"Expected a finite global_condition of shape {(n_samples, dim)}; got "
-                f"{np.asarray(global_condition).tolist()!r:.80} of shape "
-                f"{np.shape(global_condition)}."
-            )
-        return values
+        return check_global_condition(
+            global_condition, n_samples=n_samples, caller="Sampler.sample", dim=dim
+        )
 
     # ------------------------------------------------------------------ naive
     def _naive(

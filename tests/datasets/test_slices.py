@@ -147,13 +147,14 @@ def test_positions_are_copied():
     [
         (
             [0.0, 1.0],
-            r"positions with one entry per slice, shape \(6,\); got \S+ \(2,\)",
+            r"expected 6 slice positions, one per slice \(shape \(6,\)\); got shape "
+            r"\(2,\)",
         ),
-        (np.zeros((6, 1)), r"one entry per slice, shape \(6,\); got shape \(6, 1\)"),
-        (0.5, r"one entry per slice, shape \(6,\); got shape \(\)"),
+        (np.zeros((6, 1)), r"one per slice \(shape \(6,\)\); got shape \(6, 1\)"),
+        (0.5, r"one per slice \(shape \(6,\)\); got shape \(\)"),
         (
             [0, 0.2, np.nan, 0.6, 0.8, 1],
-            r"finite floats in \[0, 1\].*got nan at index 2",
+            r"finite numbers in \[0, 1\].*got nan at index 2",
         ),
         ([0, 0.2, 0.4, np.inf, 0.8, 1], r"got inf at index 3"),
         ([0, 0.2, 0.4, 0.6, 0.8, 1.5], r"in \[0, 1\].*got 1\.5 at index 5\.$"),

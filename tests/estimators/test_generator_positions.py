@@ -79,10 +79,14 @@ def test_without_a_position_levels_are_drawn_from_the_training_ones(fitted):
     [
         (1.5, r"in \[0, 1\].*1\.5"),
         (-0.1, r"in \[0, 1\]"),
-        ([0.2, 0.5], "expected 3 slice positions, one per slice; got 2"),
+        (
+            [0.2, 0.5],
+            r"expected 3 slice positions, one per slice \(shape \(3,\)\); got "
+            r"shape \(2,\)",
+        ),
         (float("nan"), r"in \[0, 1\]"),
         ([[0.2, 0.5, 0.1]], "one per slice"),
-        ("middle", "as numbers in"),
+        ("middle", "as real numbers in"),
     ],
 )
 def test_bad_positions_are_refused(fitted, slice_position, match):

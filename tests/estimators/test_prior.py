@@ -348,7 +348,8 @@ MAPS = level_codes(np.array([0.1, 0.2, 0.8, 0.9]))
         ),
         (
             np.zeros((4, 2)),
-            r"expected global_condition vectors of length 1, as in fit; got length 2",
+            r"expected global_condition vectors of length 1 \(global_condition_dim\); "
+            r"got length 2",
         ),
         ([0.1, np.nan, 0.8, 0.9], r"expected finite global_condition; got NaN or inf"),
         ([0.1, 0.2, np.inf, 0.9], r"expected finite global_condition; got NaN or inf"),
@@ -403,7 +404,7 @@ def test_bad_global_conditions_are_rejected_by_fit(vectors, match):
 
 
 def test_check_global_condition_gives_a_column_per_number():
-    from oasisgen.estimators._prior import check_global_condition
+    from oasisgen._validation import check_global_condition
 
     values = check_global_condition([0.1, 2], n_samples=2, caller="demo")
     assert values.shape == (2, 1) and values.dtype == np.float32

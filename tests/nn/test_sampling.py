@@ -276,25 +276,29 @@ BAD_GLOBAL_CONDITIONS = {
     "one row too many": (
         1,
         [[0.1], [0.2], [0.3]],
-        r"finite global_condition of shape \(2, 1\); got .* of shape \(3, 1\)",
+        r"Sampler\.sample expected one global_condition row per map \(2\); got 3",
     ),
     "vectors too long": (
         1,
         [[0.1, 0.2], [0.3, 0.4]],
-        r"finite global_condition of shape \(2, 1\); got .* of shape \(2, 2\)",
+        r"global_condition vectors of length 1 \(global_condition_dim\); got length 2",
     ),
     "vectors too short": (
         3,
         [[0.1, 0.2], [0.3, 0.4]],
-        r"finite global_condition of shape \(2, 3\); got .* of shape \(2, 2\)",
+        r"global_condition vectors of length 3 \(global_condition_dim\); got length 2",
     ),
     "nan": (
         1,
         [[0.1], [np.nan]],
-        r"Expected a finite global_condition of shape \(2, 1\); got .*nan",
+        r"Sampler\.sample expected finite global_condition; got NaN or inf",
     ),
-    "inf": (2, [[0.1, np.inf], [0.2, 0.3]], r"finite global_condition.*inf"),
-    "scalar": (1, 0.5, r"global_condition of shape \(2, 1\); got 0.5 of shape \(\)"),
+    "inf": (2, [[0.1, np.inf], [0.2, 0.3]], r"finite global_condition; got NaN or inf"),
+    "scalar": (
+        1,
+        0.5,
+        r"global_condition as numbers of shape.*got float64 values of shape \(\)",
+    ),
 }
 
 
