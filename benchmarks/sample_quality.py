@@ -129,6 +129,12 @@ def main() -> None:
         real_text = "-" if real is None else f"{real:9.3f}"
         verdict = "met" if met else "NOT met"
         print(f"{name:40s} {value:9.3f} {real_text:>9s}  {target} {verdict}")
+    q = metrics["sample_quality"]
+    print(
+        "the VQ-VAE-2's reconstructions of the held-out slices, the priors' ceiling: "
+        f"shape plausibility {q['shape_plausibility_reconstructed']:.3f}, detail "
+        f"within the real IQR {q['detail_energy_in_real_iqr_reconstructed']:.3f}"
+    )
     if args.json is not None:
         record = {
             "machine": describe_machine(),

@@ -311,6 +311,18 @@ _QUALITY_ROWS = (
         "0.5 for real slices by definition",
     ),
     (
+        "shape plausibility of the VQ-VAE-2's reconstructions",
+        "shape_plausibility_reconstructed",
+        "shape_plausibility_real",
+        "the ceiling of the priors: samples go through the same decoder",
+    ),
+    (
+        "share of reconstructions with detail in the real interquartile range",
+        "detail_energy_in_real_iqr_reconstructed",
+        None,
+        "the same ceiling for anatomy detail",
+    ),
+    (
         "SSIM to the nearest training slice (median)",
         "nearest_ssim_median",
         "nearest_ssim_median_real",

@@ -52,6 +52,9 @@ QUALITY_KEYS = {
     "copy_rate_real",
     "pairwise_ssim",
     "pairwise_ssim_real",
+    "shape_plausibility_reconstructed",
+    "detail_energy_median_reconstructed",
+    "detail_energy_in_real_iqr_reconstructed",
 }
 
 
@@ -362,8 +365,14 @@ def test_two_sample_test_is_repeatable_and_json_ready(train, heldout):
 @pytest.fixture(scope="module")
 def quality_of_noise(train, heldout, noise):
     images, subjects = train
+    # the held-out slices stand for a perfect autoencoder's reconstructions
     return sample_quality(
-        noise, heldout, images, train_groups=subjects, classifier="linear"
+        noise,
+        heldout,
+        images,
+        train_groups=subjects,
+        classifier="linear",
+        reconstructions=heldout,
     )
 
 
@@ -391,6 +400,33 @@ def test_sample_quality_ranks_noise_below_real(quality_of_noise):
     assert quality["detail_energy_in_real_iqr"] == 0.0
 
 
+def test_perfect_reconstructions_reach_the_real_figures(quality_of_noise):
+    quality = quality_of_noise
+    assert (
+        quality["shape_plausibility_reconstructed"]
+        == quality["shape_plausibility_real"]
+    )
+    assert (
+        quality["detail_energy_median_reconstructed"]
+        == quality["detail_energy_median_real"]
+    )
+    assert 0.4 <= quality["detail_energy_in_real_iqr_reconstructed"] <= 0.6
+
+
+def test_blurred_reconstructions_lose_detail(train, heldout, noise):
+    from scipy.ndimage import gaussian_filter
+
+    blurred = gaussian_filter(heldout, sigma=(0, 1.5, 1.5))
+    quality = sample_quality(
+        noise, heldout, train[0], classifier="linear", reconstructions=blurred
+    )
+    assert (
+        quality["detail_energy_median_reconstructed"]
+        < quality["detail_energy_real_q25"]
+    )
+    assert quality["detail_energy_in_real_iqr_reconstructed"] < 0.2
+
+
 def test_sample_quality_of_copied_training_slices(train, heldout):
     images, subjects = train
     quality = sample_quality(
@@ -412,6 +448,7 @@ def test_sample_quality_without_groups_has_no_copy_rate(train, heldout, noise):
     quality = sample_quality(noise, heldout, train[0], classifier="linear")
     assert quality["copy_threshold"] is None
     assert quality["copy_rate"] is None and quality["copy_rate_real"] is None
+    assert quality["shape_plausibility_reconstructed"] is None  # none given
     # held-out volumes set the threshold when the training groups are missing
     with_heldout = sample_quality(
         noise,
@@ -437,6 +474,17 @@ def test_sample_quality_rejects_different_sizes(train, heldout):
         sample_quality(samples, heldout, train[0], classifier="linear")
     with pytest.raises(ValueError, match=r"got 32x32 images and 64x64 reference"):
         nearest_ssim(heldout, samples)
+
+
+def test_sample_quality_rejects_reconstructions_of_other_slices(train, heldout):
+    with pytest.raises(
+        ValueError,
+        match=r"expected reconstructions of the held-out slices, shape "
+        r"\(54, 32, 32\); got shape \(53, 32, 32\)",
+    ):
+        sample_quality(
+            heldout, heldout, train[0], classifier="linear", reconstructions=heldout[1:]
+        )
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])

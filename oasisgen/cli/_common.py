@@ -338,3 +338,10 @@ def run_heldout(run_dir: Path) -> dict[str, Any]:
         "heldout_fraction": float(saved.get("heldout_fraction", 0.0)),
         "seed": int(saved.get("seed", 0)),
     }
+
+
+def run_sample_temperature(run_dir: Path) -> list[float]:
+    """Return the sampling temperature a run measured its samples at (1.0 if none)."""
+    path = run_dir / ARGS_FILE
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    return [float(t) for t in saved.get("sample_temperature") or [1.0]]

@@ -15,6 +15,7 @@ from oasisgen.cli._common import (
     load_splits,
     reconstruction_figures,
     run_heldout,
+    run_sample_temperature,
 )
 
 NAME = "evaluate"
@@ -51,9 +52,10 @@ def add_parser(
         "--sample-temperature",
         type=float,
         nargs="+",
-        default=[1.0],
+        default=None,
         metavar="T",
-        help="one temperature for both priors, or the top and the bottom one",
+        help="one temperature for both priors, or the top and the bottom one "
+        "(default: the run's own --sample-temperature)",
     )
     return evaluate
 
@@ -97,6 +99,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                 "the model."
             )
         args.seed = heldout["seed"]
+        if args.sample_temperature is None:
+            args.sample_temperature = run_sample_temperature(args.run_dir)
         generator = oasisgen.load(args.run_dir / GENERATOR_DIR)
         figures["sample_quality"] = evaluate_samples(
             args.run_dir, generator, splits, args

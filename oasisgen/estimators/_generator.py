@@ -425,9 +425,11 @@ tf.data.Dataset
         ``X`` and the training slices ``X_train`` with
         :func:`oasisgen.metrics.sample_quality`: a classifier two-sample test,
         shape plausibility, anatomy detail, memorisation and diversity, each
-        beside the same figure for the real slices. Compare with held-out slices
-        of the people the generator learnt from: slices of other people or
-        scanners are told apart almost perfectly even when both are real.
+        beside the same figure for the real slices, and the shape and detail of
+        the VQ-VAE-2's reconstructions of ``X``, the ceiling of the priors.
+        Compare with held-out slices of the people the generator learnt from:
+        slices of other people or scanners are told apart almost perfectly even
+        when both are real.
 
         Parameters
         ----------
@@ -516,6 +518,7 @@ tf.data.Dataset
             classifier=classifier,
             n_splits=n_splits,
             random_state=random_state,
+            reconstructions=self.vqvae_.reconstruct(real),
         )
         if self.slice_positions_ is None or real_levels is not None:
             bits = self.bits_per_code(real, real_levels)

@@ -1277,6 +1277,7 @@ def sample_quality(
     classifier: Literal["cnn", "linear"] = "cnn",
     n_splits: int = 5,
     random_state: object = 0,
+    reconstructions: object = None,
 ) -> dict[str, Any]:
     """Every sample-quality figure, for generated slices and for real ones.
 
@@ -1308,6 +1309,11 @@ def sample_quality(
         Folds of the two-sample tests.
     random_state : int, RandomState instance or None, default=0
         Seeds the two-sample tests and the draws of slices and pairs.
+    reconstructions : array-like of shape (n_real, height, width[, 1]), optional
+        The held-out slices as the generator's autoencoder reconstructs them.
+        Samples are decoded by the same decoder, so its reconstructions bound
+        what any prior over its codes can reach: with them, their shape and
+        detail figures are reported too.
 
     Returns
     -------
@@ -1336,6 +1342,11 @@ def sample_quality(
         ``"detail_energy_in_real_iqr"`` (float)
             Fraction of samples whose detail energy lies within these quartiles
             (0.5 for samples distributed like real slices).
+        ``"shape_plausibility_reconstructed"``, \
+``"detail_energy_median_reconstructed"``, \
+``"detail_energy_in_real_iqr_reconstructed"`` (float or None)
+            The same figures for the ``reconstructions``: the ceiling of a prior
+            over the autoencoder's codes. None without ``reconstructions``.
         ``"nearest_ssim_median"``, ``"nearest_ssim_p95"`` (float)
             Median and 95th percentile of the samples' :func:`nearest_ssim`
             against the training slices.
@@ -1397,6 +1408,14 @@ def sample_quality(
     _check_enough(fake, n_splits, caller=caller, name="samples")
     _check_enough(real, n_splits, caller=caller, name="heldout")
     _check_enough(seen, n_splits, caller=caller, name="train")
+    rebuilt = None
+    if reconstructions is not None:
+        rebuilt = _check_slices(reconstructions, caller=caller, name="reconstructions")
+        if rebuilt.shape != real.shape:
+            raise ValueError(
+                f"{caller} expected reconstructions of the held-out slices, shape "
+                f"{real.shape}; got shape {rebuilt.shape}."
+            )
     heldout_labels = train_labels = None
     if heldout_groups is not None:
         heldout_labels = _check_groups(
@@ -1442,6 +1461,27 @@ def sample_quality(
     def rate(values: np.ndarray) -> float | None:
         return None if threshold is None else float(np.mean(values >= threshold))
 
+    ceiling: dict[str, float | None] = dict.fromkeys(
+        [
+            "shape_plausibility_reconstructed",
+            "detail_energy_median_reconstructed",
+            "detail_energy_in_real_iqr_reconstructed",
+        ]
+    )
+    if rebuilt is not None:
+        found_rebuilt = _foreground_and_mask(rebuilt, "li")
+        energy_rebuilt = _detail_energy(rebuilt, found_rebuilt[1])
+        stats = _shape_statistics(rebuilt, found_rebuilt)
+        ceiling = {
+            "shape_plausibility_reconstructed": float(
+                _plausible(stats, train_stats).mean()
+            ),
+            "detail_energy_median_reconstructed": float(np.median(energy_rebuilt)),
+            "detail_energy_in_real_iqr_reconstructed": _in_range(
+                energy_rebuilt, q25, q75
+            ),
+        }
+
     return {
         "n_samples": len(fake),
         "n_real": len(real),
@@ -1472,4 +1512,5 @@ def sample_quality(
         "copy_rate_real": rate(nearest_real),
         "pairwise_ssim": _pairwise(fake, _QUALITY_MAX_PAIRS, seeds[2]),
         "pairwise_ssim_real": _pairwise(real, _QUALITY_MAX_PAIRS, seeds[3]),
+        **ceiling,
     }
