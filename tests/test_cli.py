@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -113,9 +114,11 @@ def test_train_prior_then_sample(tmp_path):
     np.testing.assert_array_equal(np.load(again), images)
 
 
+@pytest.mark.slow
 def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--epochs", "1", "--prior-epochs", "1"]
+    argv += ["--image-size", "32"]  # the demo's steps at a quarter of the pixels
     assert main([*argv, "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
@@ -161,6 +164,27 @@ def test_evaluate_samples_again_gives_the_same_figures(run_with_heldout, capsys)
             assert value == pytest.approx(before[name]), name
         else:
             assert value == before[name], name
+
+
+def test_evaluate_samples_at_the_run_temperature_unless_told(
+    run_with_heldout, tmp_path
+):
+    from oasisgen.cli import evaluate
+    from oasisgen.cli._common import parse_as
+
+    run = tmp_path / "run"
+    shutil.copytree(run_with_heldout, run)
+    saved = json.loads((run / "args.json").read_text())
+    (run / "args.json").write_text(
+        json.dumps({**saved, "sample_temperature": [0.7, 0.9]})
+    )
+    argv = ["evaluate", str(run), "--samples", "--eval-samples", "12"]
+    figures = evaluate.run(parse_as(evaluate.add_parser, argv))
+    assert figures["sample_quality"]["temperature"] == [0.7, 0.9]
+    told = evaluate.run(
+        parse_as(evaluate.add_parser, [*argv, "--sample-temperature", "0.5"])
+    )
+    assert told["sample_quality"]["temperature"] == [0.5, 0.5]
 
 
 def test_evaluate_samples_needs_heldout_slices(run_dir, capsys):

@@ -248,6 +248,7 @@ def test_run_search_with_loky_writes_results_and_the_best_model(tmp_path):
     assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
 
 
+@pytest.mark.slow
 def test_run_search_on_a_local_dask_cluster_scores_like_loky(tmp_path):
     pytest.importorskip("distributed")
     path = write(tmp_path, TINY)

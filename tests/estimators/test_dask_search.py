@@ -77,6 +77,7 @@ def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
     np.testing.assert_allclose(on_dask, serial, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_generator_search_on_loky_and_dask_scores_like_the_serial_one(client):
     def search(refit):
         generator = HierarchicalGenerator(

@@ -125,6 +125,7 @@ def synthetic_levels(n=96, size=32, seed=0):
     return np.clip(np.stack(images), 0, 1)[..., None].astype("float32"), positions
 
 
+@pytest.mark.slow
 def test_samples_at_low_and_high_positions_differ_as_real_slices_do():
     X, positions = synthetic_levels()
     prior = dict(TINY_PRIOR, epochs=40, channels=16, learning_rate=3e-3)

@@ -5,6 +5,7 @@ import sys
 
 import joblib
 import numpy as np
+import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
@@ -14,6 +15,7 @@ from oasisgen.preprocessing import IntensityScaler, Resize
 from .conftest import TINY_VQVAE, make_slices
 
 
+@pytest.mark.slow
 def test_grid_search_over_codebook_sizes_serially_and_in_parallel():
     X = make_slices(12)
     searches = [
