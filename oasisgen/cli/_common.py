@@ -81,14 +81,12 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
         help="the priors also learn from N_COPIES copies of every training slice, "
         "each randomly flipped left-right and gamma-corrected (default: 0, none)",
     )
-    group.add_argument(
+    add_temperature_argument(
+        group,
         "--sample-temperature",
-        type=float,
-        nargs="+",
         default=[1.0],
-        metavar="T",
-        help="sampling temperature of the samples that evaluate the priors: one "
-        "for both priors, or the top and the bottom one (default: 1.0)",
+        purpose="sampling temperature of the samples that evaluate the priors: ",
+        default_text="1.0",
     )
     group.add_argument(
         "--eval-samples",
@@ -152,6 +150,29 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "jit_compile": args.jit_compile,
         "distribute": args.distribute,
     }
+
+
+def add_temperature_argument(
+    parser: Any,
+    flag: str,
+    *,
+    default: list[float] | None,
+    purpose: str = "",
+    default_text: str,
+) -> None:
+    """Add a temperature option: one value for both priors, or top and bottom.
+
+    Read it back with :func:`temperature_option`.
+    """
+    parser.add_argument(
+        flag,
+        type=float,
+        nargs="+",
+        default=default,
+        metavar="T",
+        help=f"{purpose}one temperature for both priors, or the top and the bottom one "
+        f"(default: {default_text})",
+    )
 
 
 def temperature_option(values: Sequence[float]) -> float | tuple[float, float]:
@@ -330,10 +351,15 @@ def evaluate_samples(
     return quality
 
 
+def _saved_args(run_dir: Path) -> dict[str, Any]:
+    """Return a run's ``args.json``, or nothing for a run without one."""
+    path = run_dir / ARGS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def run_heldout(run_dir: Path) -> dict[str, Any]:
     """Return the held-out split a run was trained with, from its ``args.json``."""
-    path = run_dir / ARGS_FILE
-    saved = json.loads(path.read_text()) if path.is_file() else {}
+    saved = _saved_args(run_dir)
     return {
         "heldout_fraction": float(saved.get("heldout_fraction", 0.0)),
         "seed": int(saved.get("seed", 0)),
@@ -342,6 +368,5 @@ def run_heldout(run_dir: Path) -> dict[str, Any]:
 
 def run_sample_temperature(run_dir: Path) -> list[float]:
     """Return the sampling temperature a run measured its samples at (1.0 if none)."""
-    path = run_dir / ARGS_FILE
-    saved = json.loads(path.read_text()) if path.is_file() else {}
+    saved = _saved_args(run_dir)
     return [float(t) for t in saved.get("sample_temperature") or [1.0]]

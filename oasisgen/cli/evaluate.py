@@ -10,6 +10,7 @@ from oasisgen.cli._common import (
     GENERATOR_DIR,
     MODEL_DIR,
     add_data_arguments,
+    add_temperature_argument,
     describe,
     evaluate_samples,
     load_splits,
@@ -48,14 +49,11 @@ def add_parser(
         "out (a run trained with --priors and --heldout-fraction)",
     )
     evaluate.add_argument("--eval-samples", type=int, default=64)
-    evaluate.add_argument(
+    add_temperature_argument(
+        evaluate,
         "--sample-temperature",
-        type=float,
-        nargs="+",
         default=None,
-        metavar="T",
-        help="one temperature for both priors, or the top and the bottom one "
-        "(default: the run's own --sample-temperature)",
+        default_text="the run's own --sample-temperature",
     )
     return evaluate
 

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 
 import oasisgen
-from oasisgen.cli._common import GENERATOR_DIR, temperature_option
+from oasisgen.cli._common import (
+    GENERATOR_DIR,
+    add_temperature_argument,
+    temperature_option,
+)
 
 NAME = "sample"
 
@@ -34,14 +38,7 @@ def add_parser(
     sample.add_argument("run_dir", type=Path, help="a run with trained priors")
     sample.add_argument("-n", "--n-samples", type=int, default=8)
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument(
-        "--temperature",
-        type=float,
-        nargs="+",
-        default=[1.0],
-        metavar="T",
-        help="one temperature for both priors, or the top and the bottom one",
-    )
+    add_temperature_argument(sample, "--temperature", default=[1.0], default_text="1.0")
     sample.add_argument("--top-k", type=int, default=None)
     sample.add_argument(
         "--slice-position",
