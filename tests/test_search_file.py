@@ -228,9 +228,16 @@ def read_rows(path):
         return list(csv.DictReader(file))
 
 
-def test_run_search_with_loky_writes_results_and_the_best_model(tmp_path):
+@pytest.fixture(scope="module")
+def loky_run(tmp_path_factory):
+    """The TINY search run once on two loky workers: its folder and its search."""
+    tmp_path = tmp_path_factory.mktemp("loky")
     out = tmp_path / "out"
-    search = run_search(write(tmp_path, TINY), out, backend="loky", n_jobs=2)
+    return out, run_search(write(tmp_path, TINY), out, backend="loky", n_jobs=2)
+
+
+def test_run_search_with_loky_writes_results_and_the_best_model(loky_run):
+    out, search = loky_run
     rows = read_rows(out / "cv_results.csv")
     assert [row["param_num_embeddings"] for row in rows] == ["8", "16"]
     assert {"split0_test_score", "split1_test_score", "mean_test_score"} <= set(rows[0])
@@ -249,10 +256,10 @@ def test_run_search_with_loky_writes_results_and_the_best_model(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_search_on_a_local_dask_cluster_scores_like_loky(tmp_path):
+def test_run_search_on_a_local_dask_cluster_scores_like_loky(tmp_path, loky_run):
     pytest.importorskip("distributed")
     path = write(tmp_path, TINY)
-    on_loky = run_search(path, tmp_path / "loky", backend="loky", n_jobs=2)
+    _, on_loky = loky_run
     # no scheduler: run_search starts a LocalCluster of 2 worker processes
     on_dask = run_search(path, tmp_path / "dask", backend="dask", n_jobs=2)
     np.testing.assert_allclose(

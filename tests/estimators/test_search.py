@@ -20,7 +20,7 @@ def test_grid_search_over_codebook_sizes_serially_and_in_parallel():
     X = make_slices(12)
     searches = [
         GridSearchCV(
-            VQVAE2Estimator(**TINY_VQVAE), {"num_embeddings": [8, 16]}, cv=3, n_jobs=n
+            VQVAE2Estimator(**TINY_VQVAE), {"num_embeddings": [8, 16]}, cv=2, n_jobs=n
         ).fit(X)
         for n in (1, 2)
     ]
