@@ -39,6 +39,7 @@ from oasisgen.estimators._persistence import (
     load_keras_model,
     read_manifest,
     save_directory,
+    saved_params,
     to_json,
     write_manifest,
 )
@@ -121,6 +122,7 @@ def model_from_bytes(archive: bytes, origin: str = "a pickled estimator") -> Any
 
 
 TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
+    "optimizer": [str, dict],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -134,6 +136,7 @@ TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
     "distribute": [None, StrOptions(set(DISTRIBUTE_OPTIONS))],
     "checkpoint_dir": [None, str, os.PathLike],
     "keep_checkpoints": [None, Interval(Integral, 1, None, closed="left")],
+    "callbacks": [None, list],
 }
 """Constraints of the training parameters every Keras-backed estimator shares."""
 
@@ -148,9 +151,100 @@ RESUMABLE_CHANGES = frozenset(
         "distribute",
         "early_stopping",
         "n_iter_no_change",
+        "callbacks",
     }
 )
 """Parameters that may differ between a checkpoint and the fit that resumes it."""
+
+
+def make_optimizer(
+    optimizer: str | dict[str, Any], learning_rate: float, *, caller: str
+) -> keras.optimizers.Optimizer:
+    """Return a new Keras optimizer from a name or a config, at ``learning_rate``.
+
+    Parameters
+    ----------
+    optimizer : str or dict
+        A name Keras knows (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``,
+        ...) or a config ``{"class_name": "AdamW", "config": {"weight_decay":
+        1e-4}}`` as ``keras.optimizers.serialize`` writes it, without the
+        learning rate.
+    learning_rate : float
+        The estimator's ``learning_rate``.
+    caller : str
+        Name for error messages.
+
+    Returns
+    -------
+    optimizer : keras.optimizers.Optimizer
+
+    Raises
+    ------
+    ValueError
+        If Keras knows no such optimizer or argument, or the config sets the
+        learning rate.
+
+    Examples
+    --------
+    >>> make_optimizer("adamw", 1e-3, caller="demo").name
+    'adamw'
+    >>> config = {"class_name": "SGD", "config": {"momentum": 0.9}}
+    >>> float(make_optimizer(config, 0.01, caller="demo").momentum)
+    0.9
+    """
+    if isinstance(optimizer, dict):
+        if set(optimizer) - {"class_name", "config", "module", "registered_name"}:
+            raise ValueError(
+                f"{caller} got optimizer={optimizer!r}; expected a name such as "
+                "'adamw' or a dict {'class_name': 'AdamW', 'config': {...}}."
+            )
+        name, config = optimizer.get("class_name"), dict(optimizer.get("config") or {})
+        if "learning_rate" in config:
+            raise ValueError(
+                f"{caller} got an optimizer config that sets learning_rate="
+                f"{config['learning_rate']!r}; set the estimator's learning_rate "
+                "instead, and leave it out of the config."
+            )
+    else:
+        name, config = optimizer, {}
+    identifier = {
+        "class_name": name,
+        "config": {**config, "learning_rate": learning_rate},
+    }
+    try:
+        made = keras.optimizers.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{caller} cannot make the optimizer {optimizer!r}: {error}. Expected a "
+            "Keras optimizer name such as 'adam', 'adamw', 'sgd' or 'rmsprop', or a "
+            "config such as {'class_name': 'AdamW', 'config': {'weight_decay': "
+            "1e-4}}."
+        ) from error
+    if not isinstance(made, keras.optimizers.Optimizer):
+        raise ValueError(f"{caller}: {optimizer!r} is not a Keras optimizer.")
+    return made
+
+
+def check_callbacks(callbacks: list[Any] | None, *, caller: str) -> list[Any]:
+    """Return the user's callbacks as a list, refusing what is not a callback.
+
+    Examples
+    --------
+    >>> import keras
+    >>> len(check_callbacks([keras.callbacks.TerminateOnNaN()], caller="demo"))
+    1
+    >>> check_callbacks(None, caller="demo")
+    []
+    """
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(
+                f"{caller} got callbacks holding {callback!r} "
+                f"({type(callback).__name__}); expected keras.callbacks.Callback "
+                "instances, such as keras.callbacks.CSVLogger('log.csv')."
+            )
+    return callbacks
 
 
 class KerasEstimatorMixin(TrainingLoopMixin):
@@ -171,6 +265,14 @@ class KerasEstimatorMixin(TrainingLoopMixin):
     """
 
     _keras_models: tuple[str, ...] = ("model_",)
+    _unsaved_params: tuple[str, ...] = ("callbacks",)
+
+    def _validate_params(self) -> None:
+        """Check the parameters, the optimizer and the callbacks before any work."""
+        super()._validate_params()  # type: ignore[misc]
+        caller = f"{type(self).__name__}.fit"
+        check_callbacks(self.callbacks, caller=caller)
+        make_optimizer(self.optimizer, self.learning_rate, caller=caller)
 
     # ------------------------------------------------------ starting and resuming
     def _start_training(
@@ -273,7 +375,7 @@ class KerasEstimatorMixin(TrainingLoopMixin):
 
     def _check_same_params(self, saved: dict[str, Any], path: Path) -> None:
         """Refuse to resume a checkpoint made with other model parameters."""
-        mine = json.loads(json.dumps(self.get_params(deep=False), default=to_json))
+        mine = json.loads(json.dumps(saved_params(self), default=to_json))
         different = [
             name
             for name, value in mine.items()
@@ -386,6 +488,7 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         state.pop("_compiled", None)
         state.pop("_resume_state", None)
         state.pop("_interrupted_state", None)
+        state.pop("callbacks_", None)  # open files and the model: not pickled
         for name in self._keras_models:
             if state.get(name) is not None:
                 state[name] = model_to_bytes(state[name])

@@ -125,7 +125,7 @@ def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None
     manifest = {
         "format_version": FORMAT_VERSION,
         "class": type(estimator).__name__,
-        "params": estimator.get_params(deep=False),
+        "params": saved_params(estimator),
         "fitted": fitted,
         "versions": {
             "oasisgen": oasisgen.__version__,
@@ -136,6 +136,27 @@ def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None
         },
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=to_json))
+
+
+def saved_params(estimator: Any) -> dict[str, Any]:
+    """Return the parameters of ``estimator`` as they are saved.
+
+    Those named in its ``_unsaved_params`` (such as ``callbacks``, objects with
+    open files and a model attached) are saved as None.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from oasisgen import PixelCNNPrior
+    >>> prior = PixelCNNPrior(callbacks=[keras.callbacks.TerminateOnNaN()])
+    >>> saved_params(prior)["callbacks"] is None
+    True
+    """
+    params = estimator.get_params(deep=False)
+    for name in getattr(estimator, "_unsaved_params", ()):
+        if name in params:
+            params[name] = None
+    return params
 
 
 def to_json(value: Any) -> Any:
@@ -158,7 +179,7 @@ def to_json(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "get_params"):
-        return {"class": type(value).__name__, "params": value.get_params(deep=False)}
+        return {"class": type(value).__name__, "params": saved_params(value)}
     raise TypeError(f"{type(value).__name__} values cannot be written to JSON.")
 
 

@@ -18,6 +18,7 @@ from oasisgen._validation import check_global_condition
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
+    make_optimizer,
     make_strategy,
     seed_from,
 )
@@ -130,8 +131,12 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         Ratio of the code grid to the condition grid (2 for VQ-VAE-2 bottom/top).
     condition_channels : int, default=64
         Channels of the conditioning network.
+    optimizer : str or dict, default="adam"
+        The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
+        ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
+        "config": {"weight_decay": 1e-4}}``, without the learning rate.
     learning_rate : float, default=3e-4
-        Adam learning rate.
+        Learning rate of the optimizer.
     batch_size : int, default=32
         Maps per training step (the global batch under ``distribute``).
     epochs : int, default=10
@@ -162,6 +167,15 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         See :class:`VQVAE2Estimator` for the details.
     keep_checkpoints : int or None, default=3
         How many of the newest checkpoints to keep; None keeps them all.
+    callbacks : list of keras.callbacks.Callback, optional
+        Keras callbacks run beside the estimator's own, such as
+        ``keras.callbacks.CSVLogger`` or ``keras.callbacks.TensorBoard``. They see
+        one Keras fit per call to ``fit`` (``on_train_begin`` once, then the
+        epochs, numbered over the whole run, then ``on_train_end``, also when the
+        fit is interrupted); one that sets ``model.stop_training`` ends the fit
+        after the current epoch. Each fit runs fresh copies of them
+        (``callbacks_``), so the parameter stays as given; they are not saved: a
+        loaded estimator has ``callbacks=None``.
 
     Attributes
     ----------
@@ -178,6 +192,9 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         Size of the condition's codebook; None for an unconditional prior.
     global_condition_dim_ : int or None
         Length of the vector per map it was fitted with; None without one.
+    callbacks_ : list of keras.callbacks.Callback
+        The copies of ``callbacks`` that the last fit ran, to read what they
+        recorded; not pickled or saved.
 
     See Also
     --------
@@ -219,6 +236,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         condition_num_embeddings: int | None = None,
         condition_upsample: int = 2,
         condition_channels: int = 64,
+        optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
         epochs: int = 10,
@@ -232,6 +250,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         distribute: str | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         keep_checkpoints: int | None = 3,
+        callbacks: list[keras.callbacks.Callback] | None = None,
     ) -> None:
         self.num_embeddings = num_embeddings
         self.n_layers = n_layers
@@ -241,6 +260,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.condition_num_embeddings = condition_num_embeddings
         self.condition_upsample = condition_upsample
         self.condition_channels = condition_channels
+        self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.epochs = epochs
@@ -254,6 +274,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.distribute = distribute
         self.checkpoint_dir = checkpoint_dir
         self.keep_checkpoints = keep_checkpoints
+        self.callbacks = callbacks
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -409,7 +430,9 @@ optional
             )
             model.build(None)
             model.compile(
-                optimizer=keras.optimizers.Adam(self.learning_rate),
+                optimizer=make_optimizer(
+                    self.optimizer, self.learning_rate, caller="PixelCNNPrior.fit"
+                ),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 jit_compile=self.jit_compile,
             )

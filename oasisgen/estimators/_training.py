@@ -10,6 +10,7 @@ trained, and the states of the model's random generators.
 
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import threading
@@ -30,6 +31,7 @@ from oasisgen.estimators._checkpoints import (
     remove_staging,
 )
 from oasisgen.nn.callbacks import (
+    RunCallbacks,
     RunProgbarLogger,
     StopOnNonFiniteLoss,
     StopOnRequest,
@@ -241,7 +243,8 @@ class TrainingLoopMixin:
 
     Expects ``model_``, ``history_``, the training parameters (``early_stopping``,
     ``n_iter_no_change``, ``verbose``, ``checkpoint_dir``, ``warm_start``,
-    ``epochs``) and ``_checkpoint(state)`` (see :class:`KerasEstimatorMixin`).
+    ``epochs``, ``callbacks``) and ``_checkpoint(state)`` (see
+    :class:`KerasEstimatorMixin`).
     An interrupted fit keeps its state in ``_interrupted_state``, so that a warm
     fit of the same estimator goes on exactly where it stopped.
     """
@@ -272,7 +275,10 @@ class TrainingLoopMixin:
         checkpoint is written. SIGINT and SIGTERM stop training at the end of the
         current batch, write a checkpoint and raise :class:`TrainingInterrupted`.
         A NaN or inf loss restores the last complete epoch and raises
-        FloatingPointError.
+        FloatingPointError. The user's ``callbacks`` see the run as one Keras fit
+        (:class:`~oasisgen.nn.callbacks.RunCallbacks`), ending in ``on_train_end``
+        however it ends; one that sets ``model.stop_training`` ends the run after
+        the current epoch, as in Keras.
         """
         resume, self._resume_state = getattr(self, "_resume_state", None), None
         stopper = None
@@ -288,7 +294,11 @@ class TrainingLoopMixin:
             remove_staging(self.checkpoint_dir)
         request = StopOnRequest()
         start = len(self.history_.get("loss", []))
-        with stop_on_signals(request):
+        self.callbacks_ = _copies(self.callbacks, caller=f"{type(self).__name__}.fit")
+        users = RunCallbacks(self.callbacks_, self.model_, start + epochs)
+        users.begin()
+        logs: dict[str, float] | None = None
+        with stop_on_signals(request), _ending(users, lambda: logs):
             for epoch in range(start, start + epochs):
                 if stopper is not None and stopper.stopped:
                     break
@@ -298,7 +308,9 @@ class TrainingLoopMixin:
                 data = train_for(epoch)
                 if partial is not None:
                     data = data.skip(partial.batches)
-                logs = self._fit_epoch(data, validation, epoch, start + epochs, request)
+                logs = self._fit_epoch(
+                    data, validation, epoch, start + epochs, [request, users]
+                )
                 if request.stopped and not _is_whole(data, request.batches):
                     partial = (partial or PartialEpoch(0, {})).extended(
                         logs, request.batches
@@ -315,6 +327,8 @@ class TrainingLoopMixin:
                 path = self._checkpoint(state)
                 if request.requested:
                     raise self._interrupted(request.requested, state, path)
+                if self.model_.stop_training:  # asked by one of the user's callbacks
+                    break
         if stopper is not None:
             stopper.restore_best(self.model_)
 
@@ -341,11 +355,11 @@ class TrainingLoopMixin:
         validation: tf.data.Dataset | None,
         epoch: int,
         last_epoch: int,
-        request: StopOnRequest,
+        callbacks: list[keras.callbacks.Callback],
     ) -> dict[str, float]:
         """Train one epoch; return its figures. Raise if the loss is not finite."""
         guard = StopOnNonFiniteLoss()
-        callbacks = [guard, request]
+        callbacks = [guard, *callbacks]
         if self.verbose:
             callbacks.append(RunProgbarLogger(last_epoch))
         history = self.model_.fit(
@@ -391,6 +405,35 @@ class TrainingLoopMixin:
             checkpoint=path,
             reason=reason,
         )
+
+
+def _copies(
+    callbacks: list[keras.callbacks.Callback] | None, *, caller: str
+) -> list[keras.callbacks.Callback]:
+    """Return fresh copies of the user's callbacks for one fit, as skorch does.
+
+    The parameter stays as given, so ``clone`` and ``get_params`` keep working
+    after a fit whose callbacks opened files or hold the model.
+    """
+    try:
+        return copy.deepcopy(list(callbacks or []))
+    except (TypeError, copy.Error) as error:
+        raise TypeError(
+            f"{caller} cannot copy its callbacks ({error}); each fit runs copies of "
+            "them. Pass callbacks that have not been used yet, such as a new "
+            "keras.callbacks.CSVLogger('log.csv')."
+        ) from error
+
+
+@contextmanager
+def _ending(
+    callbacks: RunCallbacks, last_logs: Callable[[], dict[str, float] | None]
+) -> Iterator[None]:
+    """End the run of the user's callbacks however the block ends."""
+    try:
+        yield
+    finally:
+        callbacks.end(last_logs())
 
 
 def epoch_seed(seed: int | None, epoch: int) -> int | None:

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
+    make_optimizer,
     make_strategy,
 )
 from oasisgen.estimators._inputs import ImageSource, image_source
@@ -53,8 +54,12 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         Weight of the commitment loss, beta in the paper.
     decay : float, default=0.99
         Decay of the codebooks' exponential moving averages.
+    optimizer : str or dict, default="adam"
+        The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
+        ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
+        "config": {"weight_decay": 1e-4}}``, without the learning rate.
     learning_rate : float, default=3e-4
-        Adam learning rate.
+        Learning rate of the optimizer.
     batch_size : int, default=32
         Images per training step (the global batch under ``distribute``).
     epochs : int, default=10
@@ -92,6 +97,15 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         directory holding checkpoints raises FileExistsError.
     keep_checkpoints : int or None, default=3
         How many of the newest checkpoints to keep; None keeps them all.
+    callbacks : list of keras.callbacks.Callback, optional
+        Keras callbacks run beside the estimator's own, such as
+        ``keras.callbacks.CSVLogger`` or ``keras.callbacks.TensorBoard``. They see
+        one Keras fit per call to ``fit`` (``on_train_begin`` once, then the
+        epochs, numbered over the whole run, then ``on_train_end``, also when the
+        fit is interrupted); one that sets ``model.stop_training`` ends the fit
+        after the current epoch. Each fit runs fresh copies of them
+        (``callbacks_``), so the parameter stays as given; they are not saved: a
+        loaded estimator has ``callbacks=None``.
 
     Attributes
     ----------
@@ -109,6 +123,9 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         Size of each codebook.
     codebook_usage_ : dict of str to float
         Fraction of each codebook used in the last training epoch.
+    callbacks_ : list of keras.callbacks.Callback
+        The copies of ``callbacks`` that the last fit ran, to read what they
+        recorded; not pickled or saved.
 
     See Also
     --------
@@ -157,6 +174,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         n_res_channels: int = 32,
         commitment_cost: float = 0.25,
         decay: float = 0.99,
+        optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
         epochs: int = 10,
@@ -170,6 +188,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         distribute: str | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         keep_checkpoints: int | None = 3,
+        callbacks: list[keras.callbacks.Callback] | None = None,
     ) -> None:
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
@@ -178,6 +197,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         self.n_res_channels = n_res_channels
         self.commitment_cost = commitment_cost
         self.decay = decay
+        self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.epochs = epochs
@@ -191,6 +211,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         self.distribute = distribute
         self.checkpoint_dir = checkpoint_dir
         self.keep_checkpoints = keep_checkpoints
+        self.callbacks = callbacks
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -377,7 +398,9 @@ tf.data.Dataset
             )
             model.build((None, *image_shape, 1))
             model.compile(
-                optimizer=keras.optimizers.Adam(self.learning_rate),
+                optimizer=make_optimizer(
+                    self.optimizer, self.learning_rate, caller="VQVAE2Estimator.fit"
+                ),
                 jit_compile=self.jit_compile,
             )
             # Its slots made now, eagerly, rather than inside the first traced

@@ -129,3 +129,87 @@ class RunProgbarLogger(keras.callbacks.ProgbarLogger):
     def set_params(self, params: dict[str, Any]) -> None:
         """Set the parameters of ``fit``, with the run's number of epochs."""
         super().set_params({**params, "epochs": self.run_epochs})
+
+
+class RunCallbacks(keras.callbacks.Callback):
+    """A user's callbacks, shown one run where Keras sees one ``fit`` per epoch.
+
+    The estimators train one epoch per ``model.fit`` call. Passed to each of those
+    calls, this callback relays the epoch, batch and validation events to the
+    user's callbacks, with the run's number of epochs in their ``params``, but
+    keeps Keras' ``on_train_begin`` and ``on_train_end`` to itself: the training
+    loop calls :meth:`begin` once before the first epoch and :meth:`end` once
+    after the last, so a ``CSVLogger`` writes one file, a ``TensorBoard`` one run
+    and an ``EarlyStopping`` keeps its patience across epochs.
+
+    Parameters
+    ----------
+    callbacks : list of keras.callbacks.Callback
+        The user's callbacks, used as they are (not copied).
+    model : keras.Model
+        The model they watch.
+    epochs : int
+        The last epoch of the run.
+
+    Examples
+    --------
+    >>> import keras
+    >>> from oasisgen.nn.callbacks import RunCallbacks
+    >>> logger = keras.callbacks.LambdaCallback()
+    >>> relay = RunCallbacks([logger], keras.Sequential(), epochs=10)
+    >>> relay.set_params({"epochs": 3, "steps": 5, "verbose": 0})
+    >>> logger.params
+    {'epochs': 10, 'steps': 5, 'verbose': 0}
+    """
+
+    def __init__(
+        self, callbacks: list[keras.callbacks.Callback], model: Any, epochs: int
+    ) -> None:
+        super().__init__()
+        self.run_epochs = int(epochs)
+        self.callbacks = keras.callbacks.CallbackList(list(callbacks), model=model)
+
+    def begin(self) -> None:
+        """Start the run: ``on_train_begin`` of every callback."""
+        self.callbacks.on_train_begin()
+
+    def end(self, logs: dict[str, Any] | None = None) -> None:
+        """End the run: ``on_train_end`` of every callback, with the last logs."""
+        self.callbacks.on_train_end(logs)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Pass the parameters of ``fit`` on, with the run's number of epochs."""
+        super().set_params(params)
+        self.callbacks.set_params({**params, "epochs": self.run_epochs})
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Relay the start of an epoch."""
+        self.callbacks.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Relay the end of an epoch, with its training and validation figures."""
+        self.callbacks.on_epoch_end(epoch, logs)
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None):
+        """Relay the start of a training batch."""
+        self.callbacks.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None):
+        """Relay the end of a training batch."""
+        self.callbacks.on_train_batch_end(batch, logs)
+
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        """Relay the start of the validation pass."""
+        self.callbacks.on_test_begin(logs)
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        """Relay the end of the validation pass."""
+        self.callbacks.on_test_end(logs)
+
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None):
+        """Relay the start of a validation batch."""
+        self.callbacks.on_test_batch_begin(batch, logs)
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None):
+        """Relay the end of a validation batch."""
+        self.callbacks.on_test_batch_end(batch, logs)
