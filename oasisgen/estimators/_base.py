@@ -20,7 +20,6 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -47,10 +46,6 @@ from oasisgen.estimators._training import (
     TrainingLoopMixin,
     set_random_states,
 )
-
-
-class NotFittedModelError(NotFittedError):
-    """Raised when a method needs a fitted estimator; also a ``NotFittedError``."""
 
 
 def seed_from(random_state: None | int | np.random.RandomState) -> int | None:

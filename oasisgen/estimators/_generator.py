@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -53,15 +54,19 @@ class HierarchicalGenerator(BaseEstimator):
 
     Parameters
     ----------
-    vqvae : VQVAE2Estimator, optional
+    vqvae : VQVAE2Estimator or sklearn.frozen.FrozenEstimator, optional
         The autoencoder; ``None`` uses ``VQVAE2Estimator()``. If it is already
-        fitted and ``refit_vqvae="auto"``, it is used as it is.
+        fitted and ``refit_vqvae="auto"``, it is used as it is. Wrap a fitted one
+        in ``FrozenEstimator`` to keep it through ``clone``, so that a
+        ``GridSearchCV`` over the priors fits it not once per candidate but never.
     top_prior : PixelCNNPrior, optional
-        Prior of the top codes; ``None`` uses ``PixelCNNPrior()``.
+        Prior of the top codes; ``None`` uses ``PixelCNNPrior()``. Its
+        ``num_embeddings`` is set to the VQ-VAE-2's top codebook size; one set to
+        another size is an error.
     bottom_prior : PixelCNNPrior, optional
         Prior of the bottom codes given the top codes; ``None`` uses
         ``PixelCNNPrior()``. Its codebook sizes and ``condition_upsample=2`` are set
-        from the VQ-VAE-2.
+        from the VQ-VAE-2; values set to others are an error.
     refit_vqvae : {"auto", True, False}, default="auto"
         ``"auto"`` fits a copy of ``vqvae`` unless it is already fitted; ``True``
         always fits a fresh copy; ``False`` requires a fitted ``vqvae``.
@@ -110,7 +115,7 @@ class HierarchicalGenerator(BaseEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "vqvae": [None, VQVAE2Estimator],
+        "vqvae": [None, VQVAE2Estimator, FrozenEstimator],
         "top_prior": [None, PixelCNNPrior],
         "bottom_prior": [None, PixelCNNPrior],
         "refit_vqvae": ["boolean", StrOptions({"auto"})],
@@ -119,7 +124,7 @@ class HierarchicalGenerator(BaseEstimator):
 
     def __init__(
         self,
-        vqvae: VQVAE2Estimator | None = None,
+        vqvae: VQVAE2Estimator | FrozenEstimator | None = None,
         top_prior: PixelCNNPrior | None = None,
         bottom_prior: PixelCNNPrior | None = None,
         refit_vqvae: bool | str = "auto",
@@ -174,11 +179,13 @@ tf.data.Dataset
             top, bottom, positions = self._with_augmented_codes(
                 X, top, bottom, positions
             )
-        self.top_prior_ = clone(self.top_prior or PixelCNNPrior()).set_params(
-            num_embeddings=self.vqvae_.n_top_codes_
+        self.top_prior_ = _prior_for(
+            self.top_prior, "top_prior", num_embeddings=self.vqvae_.n_top_codes_
         )
         self.top_prior_.fit(top, global_condition=positions)
-        self.bottom_prior_ = clone(self.bottom_prior or PixelCNNPrior()).set_params(
+        self.bottom_prior_ = _prior_for(
+            self.bottom_prior,
+            "bottom_prior",
             num_embeddings=self.vqvae_.n_bottom_codes_,
             condition_num_embeddings=self.vqvae_.n_top_codes_,
             condition_upsample=2,
@@ -188,6 +195,8 @@ tf.data.Dataset
 
     def _fitted_vqvae(self, X: Any) -> VQVAE2Estimator:
         vqvae = self.vqvae if self.vqvae is not None else VQVAE2Estimator()
+        if isinstance(vqvae, FrozenEstimator):
+            return _frozen_vqvae(vqvae, self.refit_vqvae)
         fitted = hasattr(vqvae, "model_")
         if self.refit_vqvae is False and not fitted:
             raise ValueError(
@@ -575,8 +584,11 @@ tf.data.Dataset
     def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> Any:
         parts = {part: load(folder / part.rstrip("_")) for part in _PARTS}
         params = manifest["params"]
+        frozen = (params.get("vqvae") or {}).get("class") == "FrozenEstimator"
         generator = cls(
-            vqvae=clone(parts["vqvae_"]),
+            vqvae=FrozenEstimator(parts["vqvae_"])
+            if frozen
+            else clone(parts["vqvae_"]),
             top_prior=clone(parts["top_prior_"]),
             bottom_prior=clone(parts["bottom_prior_"]),
             refit_vqvae=params.get("refit_vqvae", "auto"),
@@ -589,6 +601,52 @@ tf.data.Dataset
             None if positions is None else np.asarray(positions, dtype=np.float32)
         )
         return generator
+
+
+def _frozen_vqvae(frozen: FrozenEstimator, refit: bool | str) -> VQVAE2Estimator:
+    """Return the fitted VQ-VAE-2 inside a FrozenEstimator, or say what is wrong."""
+    vqvae = frozen.estimator
+    caller = "HierarchicalGenerator.fit"
+    if not isinstance(vqvae, VQVAE2Estimator):
+        raise TypeError(
+            f"{caller} got a FrozenEstimator of {type(vqvae).__name__}; expected "
+            "FrozenEstimator(VQVAE2Estimator(...).fit(X))."
+        )
+    if not hasattr(vqvae, "model_"):
+        raise ValueError(
+            f"{caller} got a FrozenEstimator of an unfitted VQVAE2Estimator; fit it "
+            "before freezing it, or pass it unfrozen to have the generator fit it."
+        )
+    if refit is True:
+        raise ValueError(
+            f"{caller} got refit_vqvae=True and a FrozenEstimator, which cannot be "
+            "refitted. Set refit_vqvae='auto', or pass the VQVAE2Estimator unfrozen."
+        )
+    return vqvae
+
+
+def _prior_for(prior: PixelCNNPrior | None, name: str, **sizes: int) -> PixelCNNPrior:
+    """Return a copy of ``prior`` set to the VQ-VAE-2's ``sizes``.
+
+    A size the user set to another value is an error, not silently overwritten.
+    """
+    prior = clone(prior or PixelCNNPrior())
+    params = prior.get_params(deep=False)
+    defaults = PixelCNNPrior().get_params(deep=False)
+    wrong = {
+        key: params[key]
+        for key, value in sizes.items()
+        if params[key] != defaults[key] and params[key] != value
+    }
+    if wrong:
+        given = ", ".join(f"{key}={value!r}" for key, value in wrong.items())
+        needed = ", ".join(f"{key}={sizes[key]!r}" for key in wrong)
+        raise ValueError(
+            f"HierarchicalGenerator.fit: {name} has {given}, but the VQ-VAE-2 needs "
+            f"{needed}. Leave them unset (the generator sets them) or make them "
+            "agree with the VQ-VAE-2's num_embeddings."
+        )
+    return prior.set_params(**sizes)
 
 
 def _saved_augmentation(saved: dict[str, Any] | None) -> Any:

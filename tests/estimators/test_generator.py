@@ -2,12 +2,14 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV
 
 import oasisgen
 from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
 from oasisgen.datasets import load_sample
 
-from .conftest import TINY_PRIOR, TINY_VQVAE
+from .conftest import TINY_PRIOR, TINY_VQVAE, make_slices
 
 
 def make_generator(**vqvae_params):
@@ -76,6 +78,69 @@ def test_an_already_fitted_vqvae_is_used_without_refitting(images):
     assert refitted.vqvae_ is not vqvae
 
 
+def test_a_frozen_vqvae_is_kept_through_the_clones_of_a_grid_search(tmp_path):
+    X = make_slices(12)
+    vqvae = VQVAE2Estimator(**TINY_VQVAE).fit(X)
+    codes = vqvae.transform(X)
+    generator = HierarchicalGenerator(
+        vqvae=FrozenEstimator(vqvae),
+        top_prior=PixelCNNPrior(**TINY_PRIOR),
+        bottom_prior=PixelCNNPrior(**TINY_PRIOR),
+    )
+    search = GridSearchCV(generator, {"top_prior__n_layers": [1, 2]}, cv=2).fit(X)
+    assert search.best_estimator_.vqvae_ is vqvae  # never cloned, never refitted
+    assert len(vqvae.history_["loss"]) == 1
+    np.testing.assert_array_equal(vqvae.transform(X), codes)
+    loaded = oasisgen.load(search.best_estimator_.save(tmp_path / "generator"))
+    assert isinstance(loaded.vqvae, FrozenEstimator)
+    np.testing.assert_array_equal(loaded.vqvae_.transform(X), codes)
+
+
+@pytest.mark.parametrize(
+    "vqvae, refit, error, match",
+    [
+        (FrozenEstimator(VQVAE2Estimator()), "auto", ValueError, "unfitted"),
+        (FrozenEstimator(PixelCNNPrior()), "auto", TypeError, "FrozenEstimator of"),
+        (None, True, ValueError, "refit_vqvae=True and a FrozenEstimator"),
+    ],
+    ids=["unfitted", "not a vqvae", "refit"],
+)
+def test_a_frozen_vqvae_that_cannot_serve_is_refused(vqvae, refit, error, match):
+    X = make_slices(12)
+    if vqvae is None:
+        vqvae = FrozenEstimator(VQVAE2Estimator(**TINY_VQVAE).fit(X))
+    generator = HierarchicalGenerator(vqvae=vqvae, refit_vqvae=refit)
+    with pytest.raises(error, match=match):
+        generator.fit(X)
+    assert not hasattr(generator, "top_prior_")
+
+
+@pytest.mark.parametrize(
+    "part, params, match",
+    [
+        ("top_prior", {"num_embeddings": 7}, "top_prior has num_embeddings=7.*=16"),
+        (
+            "bottom_prior",
+            {"condition_num_embeddings": 9},
+            "bottom_prior has condition_num_embeddings=9",
+        ),
+        ("bottom_prior", {"condition_upsample": 4}, "condition_upsample=2"),
+    ],
+    ids=["top size", "bottom condition size", "upsampling"],
+)
+def test_prior_sizes_that_disagree_with_the_vqvae_are_an_error(part, params, match):
+    X = make_slices(12)
+    vqvae = VQVAE2Estimator(**TINY_VQVAE).fit(X)
+    generator = HierarchicalGenerator(
+        vqvae=vqvae, **{part: PixelCNNPrior(**TINY_PRIOR, **params)}
+    )
+    with pytest.raises(ValueError, match=match):
+        generator.fit(X)
+    assert getattr(generator, part).get_params()[next(iter(params))] == next(
+        iter(params.values())
+    )  # the user's prior is left as given
+
+
 def test_refit_false_needs_a_fitted_vqvae(images):
     generator = make_generator().set_params(refit_vqvae=False)
     with pytest.raises(ValueError, match="refit_vqvae=False but an unfitted vqvae"):
@@ -103,9 +168,13 @@ def test_save_and_load_give_the_same_samples(fitted, tmp_path):
 # Dask cluster: tests/estimators/test_dask_search.py.
 
 
-def test_sampling_before_fit_raises_not_fitted():
+@pytest.mark.parametrize(
+    "method", ["sample", "score", "score_samples", "bits_per_code"]
+)
+def test_an_unfitted_generator_raises_not_fitted(method, images):
+    call = getattr(HierarchicalGenerator(), method)
     with pytest.raises(NotFittedError):
-        HierarchicalGenerator().sample(1)
+        call(1) if method == "sample" else call(images[:2])
 
 
 @pytest.mark.parametrize(
