@@ -98,7 +98,11 @@ def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
 def test_train_prior_then_sample(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), *TINY]) == 0
-    assert main(["train-prior", str(out), *PRIORS, "--quiet"]) == 0
+    mirror = ["--prior-mirror-context", "bottom"]
+    assert main(["train-prior", str(out), *PRIORS, *mirror, "--quiet"]) == 0
+    generator = oasisgen.load(out / "generator")
+    assert not generator.top_prior_.mirror_context
+    assert generator.bottom_prior_.mirror_context
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top_prior_test_bits_per_code"] > 0
     assert metrics["bottom_prior_test_bits_per_code"] > 0

@@ -63,6 +63,10 @@ def add_data_arguments(
     )
 
 
+MIRROR_CONTEXT = ("none", "bottom", "both")
+"""Choices of ``--prior-mirror-context``: the priors given ``mirror_context``."""
+
+
 def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``--prior-*`` options, in a group of their own, to ``parser``."""
     group = parser.add_argument_group("priors")
@@ -73,6 +77,14 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--prior-dropout", type=float, default=0.0)
     group.add_argument("--prior-learning-rate", type=float, default=3e-4)
     group.add_argument("--prior-batch-size", type=int, default=32)
+    group.add_argument(
+        "--prior-mirror-context",
+        choices=MIRROR_CONTEXT,
+        default="none",
+        help="which priors also see the codes at the mirror image of each "
+        "position across the vertical midline, which keeps sampled heads "
+        "symmetric (default: none)",
+    )
     group.add_argument(
         "--prior-augment",
         type=int,

@@ -119,8 +119,15 @@ def fit_priors(
     """
     from oasisgen.estimators import HierarchicalGenerator, PixelCNNPrior
 
+    mirrored = {
+        "none": (),
+        "bottom": ("bottom_prior",),
+        "both": ("top_prior", "bottom_prior"),
+    }[getattr(args, "prior_mirror_context", "none")]
+
     def prior(level: str) -> Any:
         return PixelCNNPrior(
+            mirror_context=level in mirrored,
             n_layers=args.prior_layers,
             channels=args.prior_channels,
             kernel_size=args.prior_kernel_size,

@@ -131,6 +131,12 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         Ratio of the code grid to the condition grid (2 for VQ-VAE-2 bottom/top).
     condition_channels : int, default=64
         Channels of the conditioning network.
+    mirror_context : bool, default=False
+        Also show each position the codes already drawn at its mirror image
+        across the vertical midline (same row and row above), for images that are
+        nearly symmetric from left to right, such as axial brain slices: it keeps
+        the outlines of sampled heads symmetric (benchmarks/README.md, "Mirror
+        context").
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -223,6 +229,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         "condition_num_embeddings": [None, Interval(Integral, 1, None, closed="left")],
         "condition_upsample": [_POSITIVE_INT],
         "condition_channels": [_POSITIVE_INT],
+        "mirror_context": ["boolean"],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -236,6 +243,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         condition_num_embeddings: int | None = None,
         condition_upsample: int = 2,
         condition_channels: int = 64,
+        mirror_context: bool = False,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
@@ -260,6 +268,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.condition_num_embeddings = condition_num_embeddings
         self.condition_upsample = condition_upsample
         self.condition_channels = condition_channels
+        self.mirror_context = mirror_context
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -426,6 +435,7 @@ optional
                 condition_upsample=self.condition_upsample,
                 condition_channels=self.condition_channels,
                 global_condition_dim=self.global_condition_dim_,
+                mirror_context=self.mirror_context,
                 seed=seed,
             )
             model.build(None)

@@ -41,6 +41,14 @@ A model with ``global_condition_dim`` set also reads one vector per map, such as
 level of an MRI slice (a class-conditional PixelCNN, van den Oord et al. 2016): a
 small dense network turns it into features that the same per-layer 1x1 projections
 add to the pre-activations of both gates, at every position.
+
+A model with ``mirror_context`` set also shows each position the codes at its mirror
+image across the vertical midline: in its own row once that position is drawn
+(columns ``j`` with ``w - 1 - j < j``), and in the row above. A dense layer turns
+their embeddings into features added like those of the conditions. The stacks see
+that far only after many layers, and a head is nearly symmetric from left to right:
+with it, the prior of the bottom codes of the demo keeps the outline symmetric
+(benchmarks/README.md, "Mirror context").
 """
 
 from __future__ import annotations
@@ -325,6 +333,9 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     global_condition_dim : int, optional
         Length of the vector that conditions each whole map (1 for the level of a
         slice); None for no such vector.
+    mirror_context : bool, default=False
+        Also show each position the codes at its mirror image across the
+        vertical midline, where they are already drawn (see the module notes).
     seed : int, optional
         Seed of the initial weights and of the dropout.
     **kwargs
@@ -390,6 +401,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         condition_upsample: int = 2,
         condition_channels: int = 64,
         global_condition_dim: int | None = None,
+        mirror_context: bool = False,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -419,6 +431,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 "global_condition_dim must be None or an int >= 1; got "
                 f"{global_condition_dim!r}."
             )
+        self.mirror_context = bool(mirror_context)
         self.seed = seed
 
         seeds = LayerSeeds(seed)
@@ -435,7 +448,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 mask_type="A" if i == 0 else "B",
                 dropout=self.dropout,
                 condition_channels=self.condition_channels
-                if self.conditional or self.global_conditional
+                if self.conditional or self.global_conditional or self.mirror_context
                 else None,
                 last=i == self.n_layers,
                 seed=seeds(),
@@ -459,6 +472,12 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         if self.global_conditional:
             self.global_network = _global_network(
                 self.condition_channels, LayerSeeds(seeds())
+            )
+        if self.mirror_context:
+            self.mirror_network = keras.layers.Dense(
+                self.condition_channels,
+                kernel_initializer=seeds.glorot(),
+                name="mirror",
             )
 
     @property
@@ -596,10 +615,35 @@ wc * condition_upsample, condition_channels), or (n, 1, 1, condition_channels) f
             features = from_global if features is None else features + from_global
         return features
 
+    def mirror_inputs(self, row: tf.Tensor, above: tf.Tensor) -> tf.Tensor:
+        """Return what each position sees across the midline, before the dense layer.
+
+        Parameters
+        ----------
+        row : tensor of shape (n, rows, w, channels)
+            Embedded codes of some rows; columns not drawn yet may hold anything
+            on the right half, since they are masked out.
+        above : tensor of shape (n, rows, w, channels)
+            Embedded codes of the row above each of them (zeros above the map).
+
+        Returns
+        -------
+        inputs : tensor of shape (n, rows, w, 2 * channels)
+            At column ``j``: the embedding at column ``w - 1 - j`` of the same row
+            where ``w - 1 - j < j`` (zeros elsewhere), then that of the row above.
+        """
+        width = row.shape[2]
+        drawn = tf.cast(2 * tf.range(width) > width - 1, row.dtype)
+        same = tf.reverse(row, axis=[2]) * drawn[None, None, :, None]
+        return tf.concat([same, tf.reverse(above, axis=[2])], axis=-1)
+
     def _logits(
         self, codes: Any, features: tf.Tensor | None, training: bool | None
     ) -> tf.Tensor:
         v = h = self.embedding(tf.cast(codes, "int32"))
+        if self.mirror_context:
+            mirror = self.mirror_network(self.mirror_inputs(v, _shift_down(v)))
+            features = mirror if features is None else features + mirror
         skip = tf.zeros_like(v)
         for layer in self.gated_layers:
             v, h, layer_skip = layer(v, h, features, training=training)
@@ -651,6 +695,7 @@ w // condition_upsample), optional
             condition_upsample=self.condition_upsample,
             condition_channels=self.condition_channels,
             global_condition_dim=self.global_condition_dim,
+            mirror_context=self.mirror_context,
             seed=self.seed,
         )
         return config

@@ -342,13 +342,14 @@ class Sampler:
             for _ in layers
         ]
         above = [tf.zeros((n, 1, width, 2 * model.channels), dtype) for _ in layers]
+        previous = tf.zeros((n, 1, width, model.channels), dtype)  # row above, embedded
         for i in range(height):
             noise = tf.constant(_row_noise(rng, n, width, model.num_embeddings))
             condition_row = features
             if features is not None and features.shape[1] > 1:
                 condition_row = features[:, i : i + 1]
-            row, windows, above = row_step(
-                windows, above, noise, condition_row, temperature
+            row, windows, above, previous = row_step(
+                windows, above, previous, noise, condition_row, temperature
             )
             yield row.numpy()
 
@@ -356,58 +357,98 @@ class Sampler:
         self,
         windows: list[tf.Tensor],
         above: list[tf.Tensor],
+        previous: tf.Tensor,
         noise: tf.Tensor,
         condition: tf.Tensor | None,
         temperature: tf.Tensor,
         top_k: int | None,
-    ) -> tuple[tf.Tensor, list[tf.Tensor], list[tf.Tensor]]:
-        """Sample one row, then advance the vertical stacks past it."""
-        biases = [
-            layer.horizontal_bias(v_pre, condition)
-            for layer, v_pre in zip(self.model.gated_layers, above, strict=True)
-        ]
-        row = self._sample_row_pixels(biases, noise, temperature, top_k)
+    ) -> tuple[tf.Tensor, list[tf.Tensor], list[tf.Tensor], tf.Tensor]:
+        """Sample one row, then advance the vertical stacks past it.
+
+        ``previous`` holds the embedded codes of the row above (zeros above the
+        map); the embedded codes of this row are returned for the next one.
+        """
+        model = self.model
+        layers = model.gated_layers
+        if model.mirror_context:
+            biases = None  # they depend on the codes of the row: made per pixel
+        else:
+            biases = [
+                layer.horizontal_bias(v_pre, condition)
+                for layer, v_pre in zip(layers, above, strict=True)
+            ]
+
+        def biases_at(j: tf.Tensor, drawn: tf.Tensor) -> list[tf.Tensor]:
+            """Return each layer's horizontal bias at column ``j`` of the row."""
+            column = tf.reshape(j, (1,))
+            if biases is not None:
+                return [tf.gather(bias, column, axis=2) for bias in biases]
+            mirror = model.mirror_network(
+                tf.gather(model.mirror_inputs(drawn, previous), column, axis=2)
+            )
+            return [
+                layer.horizontal_bias(
+                    tf.gather(v_pre, column, axis=2),
+                    mirror + _column(condition, column),
+                )
+                for layer, v_pre in zip(layers, above, strict=True)
+            ]
+
+        row, drawn = self._sample_row_pixels(biases_at, noise, temperature, top_k)
+        if model.mirror_context:  # the whole row is known now
+            mirror = model.mirror_network(model.mirror_inputs(drawn, previous))
+            condition = mirror if condition is None else condition + mirror
         windows, above = self._advance_vertical(windows, row, condition)
-        return row, windows, above
+        return row, windows, above, drawn
 
     def _sample_row_pixels(
         self,
-        biases: list[tf.Tensor],
+        biases_at: Any,
         noise: tf.Tensor,
         temperature: tf.Tensor,
         top_k: int | None,
-    ) -> tf.Tensor:
-        """Return the codes (n, w) of one row, sampled left to right."""
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Return the codes (n, w) of one row, sampled left to right, embedded too.
+
+        ``biases_at(j, drawn)`` gives each layer's horizontal bias at column ``j``
+        from the embedded codes drawn so far (zeros where not drawn yet).
+        """
         model = self.model
         n, width = noise.shape[0], noise.shape[1]
         pad = model.kernel_size // 2
+        dtype = model.compute_dtype
         windows = [
-            tf.zeros((n, 1, pad + 1, model.channels), model.compute_dtype)
-            for _ in model.gated_layers
+            tf.zeros((n, 1, pad + 1, model.channels), dtype) for _ in model.gated_layers
         ]
+        drawn = tf.zeros((n, 1, width, model.channels), dtype)
 
         def pixel(
-            j: tf.Tensor, windows: list[tf.Tensor], codes: tf.TensorArray
-        ) -> tuple[tf.Tensor, list[tf.Tensor], tf.TensorArray]:
+            j: tf.Tensor,
+            windows: list[tf.Tensor],
+            drawn: tf.Tensor,
+            codes: tf.TensorArray,
+        ) -> tuple[tf.Tensor, list[tf.Tensor], tf.Tensor, tf.TensorArray]:
             windows = list(windows)
             h, skip = None, 0.0
+            biases = biases_at(j, drawn)
             for index, layer in enumerate(model.gated_layers):
                 if index > 0:
                     windows[index] = _push(windows[index], h, axis=2)
-                bias = tf.gather(biases[index], tf.reshape(j, (1,)), axis=2)
-                h, layer_skip = layer.horizontal(windows[index], h, bias)
+                h, layer_skip = layer.horizontal(windows[index], h, biases[index])
                 skip = skip + layer_skip
             logits = model.head(skip)[:, 0, 0]
             code = _choose(logits, noise[:, j], temperature, top_k)
+            embedded = model.embedding(code)[:, None, None]
             # Mask "A": the first layer sees this pixel only from the next one on.
-            windows[0] = _push(windows[0], model.embedding(code)[:, None, None], 2)
-            return j + 1, windows, codes.write(j, code)
+            windows[0] = _push(windows[0], embedded, 2)
+            at_j = tf.one_hot(j, width, dtype=dtype)[None, None, :, None]
+            return j + 1, windows, drawn + at_j * embedded, codes.write(j, code)
 
         codes = tf.TensorArray(tf.int32, size=width)
-        _, _, codes = tf.while_loop(
-            lambda j, *_: j < width, pixel, (tf.constant(0), windows, codes)
+        _, _, drawn, codes = tf.while_loop(
+            lambda j, *_: j < width, pixel, (tf.constant(0), windows, drawn, codes)
         )
-        return tf.transpose(codes.stack())
+        return tf.transpose(codes.stack()), drawn
 
     def _advance_vertical(
         self, windows: list[tf.Tensor], row: tf.Tensor, condition: tf.Tensor | None
@@ -438,6 +479,15 @@ class Sampler:
                 function = tf.function(lambda *args: self._naive_step(*args, top_k))
             self._functions[key] = function
         return self._functions[key]
+
+
+def _column(features: tf.Tensor | None, column: tf.Tensor) -> tf.Tensor | float:
+    """Return the condition features of one column of a row (0.0 without any)."""
+    if features is None:
+        return 0.0
+    if features.shape[2] == 1:  # from the global condition alone: the same everywhere
+        return features
+    return tf.gather(features, column, axis=2)
 
 
 def _push(window: tf.Tensor, new: tf.Tensor, axis: int) -> tf.Tensor:

@@ -413,3 +413,16 @@ def test_check_global_condition_gives_a_column_per_number():
     assert wide.shape == (3, 2)
     with pytest.raises(ValueError, match=r"^demo expected global_condition vectors"):
         check_global_condition(np.ones((3, 2)), n_samples=3, caller="demo", dim=1)
+
+
+def test_a_prior_with_mirror_context_fits_samples_and_is_saved(tmp_path):
+    codes = make_row_codes(32, size=6)
+    prior = PixelCNNPrior(**{**TINY_PRIOR, "epochs": 2}, mirror_context=True)
+    prior.fit(codes)
+    assert prior.model_.mirror_context
+    drawn = prior.sample(3, random_state=0)
+    assert drawn.shape == (3, 6, 6) and drawn.min() >= 0 and drawn.max() < 4
+    loaded = oasisgen.load(prior.save(tmp_path / "prior"))
+    assert loaded.mirror_context and loaded.model_.mirror_context
+    np.testing.assert_allclose(loaded.score_samples(codes), prior.score_samples(codes))
+    np.testing.assert_array_equal(loaded.sample(3, random_state=0), drawn)

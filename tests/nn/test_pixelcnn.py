@@ -120,6 +120,32 @@ def test_conditional_model_is_causal_and_sees_the_whole_condition():
     assert np.abs(first[1] - first[0]).max() > 1e-6
 
 
+@pytest.mark.parametrize("target", list(TARGETS.values()), ids=list(TARGETS))
+def test_mirror_context_keeps_the_logits_causal(target):
+    model = _model(kernel_size=3, mirror_context=True)
+    later = [p for p in ALL_POSITIONS if p >= target]
+    logits = _logits_at(model, _one_change_per_map(_codes(1)[0], later), target)
+    np.testing.assert_allclose(
+        logits[1:], np.broadcast_to(logits[0], logits[1:].shape), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("source", [(3, 0), (2, 0)], ids=["same row", "row above"])
+def test_mirror_context_sees_the_mirror_position_beyond_the_receptive_field(source):
+    # One layer of kernel 3 sees (3, 5) and the row above from column 5 on; the
+    # mirror image of (3, 6) across the midline of 7 columns is column 0.
+    target = (3, WIDTH - 1)
+    maps = _one_change_per_map(_codes(1)[0], [source])
+    changes = [
+        np.abs(np.diff(_logits_at(model, maps, target), axis=0)).max()
+        for model in (
+            _model(n_layers=0, kernel_size=3, mirror_context=mirror)
+            for mirror in (False, True)
+        )
+    ]
+    assert changes[0] <= 1e-6 < changes[1]
+
+
 def test_log_likelihood_sums_the_log_probabilities_of_the_codes():
     model = _model()
     codes = _codes(3)
@@ -171,16 +197,25 @@ def test_conditional_model_uses_its_condition():
     assert nll_conditional < 0.1 * nll_plain
 
 
-@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
-def test_config_round_trip(conditional):
-    model = _model(conditional, dropout=0.1, condition_upsample=4)
+ROUND_TRIPS = pytest.mark.parametrize(
+    "conditional, mirror",
+    [(False, False), (True, False), (True, True)],
+    ids=["plain", "conditional", "conditional with mirror context"],
+)
+
+
+@ROUND_TRIPS
+def test_config_round_trip(conditional, mirror):
+    model = _model(
+        conditional, dropout=0.1, condition_upsample=4, mirror_context=mirror
+    )
     config = model.get_config()
     assert GatedPixelCNN.from_config(config).get_config() == config
 
 
-@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
-def test_keras_file_round_trip_in_safe_mode(conditional, tmp_path):
-    model = _model(conditional)
+@ROUND_TRIPS
+def test_keras_file_round_trip_in_safe_mode(conditional, mirror, tmp_path):
+    model = _model(conditional, mirror_context=mirror)
     codes = _codes(2, (4, 6))
     inputs = (codes, _codes(2, (2, 3)) % 4) if conditional else codes
     expected = np.asarray(model(inputs))

@@ -11,7 +11,11 @@ K = 6
 
 
 def _model(
-    condition_upsample=None, kernel_size=5, n_layers=3, global_condition_dim=None
+    condition_upsample=None,
+    kernel_size=5,
+    n_layers=3,
+    global_condition_dim=None,
+    mirror_context=False,
 ):
     """A tiny prior whose logits are sharp, so they (not the noise) decide."""
     keras.utils.set_random_seed(0)
@@ -26,7 +30,12 @@ def _model(
         conditional |= dict(global_condition_dim=global_condition_dim)
         conditional.setdefault("condition_channels", 4)
     model = GatedPixelCNN(
-        K, n_layers=n_layers, channels=8, kernel_size=kernel_size, **conditional
+        K,
+        n_layers=n_layers,
+        channels=8,
+        kernel_size=kernel_size,
+        mirror_context=mirror_context,
+        **conditional,
     )
     model.build(None)
     # At initialisation the logits are almost uniform (std 0.01 across codes),
@@ -66,6 +75,30 @@ def test_fast_and_naive_draw_identical_samples(case):
     fast = sample_codes(model, 3, grid, **draw)
     naive = sample_codes(model, 3, grid, method="naive", **draw)
     np.testing.assert_array_equal(fast, naive)
+
+
+MIRROR_CASES = {
+    "6x6": (None, None, (6, 6), 5),
+    "5x7 kernel 3 (odd width)": (None, None, (5, 7), 3),
+    "6x6 on 3x3": (2, None, (6, 6), 5),
+    "global 5x8": (None, 1, (5, 8), 3),
+    "6x8 on 3x4 and global": (2, 1, (6, 8), 3),
+}
+
+
+@pytest.mark.parametrize("case", list(MIRROR_CASES.values()), ids=list(MIRROR_CASES))
+def test_fast_and_naive_draw_identical_samples_with_mirror_context(case):
+    upsample, dim, grid, kernel_size = case
+    model = _model(upsample, kernel_size, global_condition_dim=dim, mirror_context=True)
+    draw = {"seed": 7, "temperature": 1.5}
+    if upsample is not None:
+        draw["condition"] = _condition(3, (grid[0] // upsample, grid[1] // upsample))
+    if dim is not None:
+        draw["global_condition"] = _vectors(3, dim)
+    fast = sample_codes(model, 3, grid, **draw)
+    naive = sample_codes(model, 3, grid, method="naive", **draw)
+    np.testing.assert_array_equal(fast, naive)
+    assert len(np.unique(fast)) >= 3, "too few codes for the comparison to tell"
 
 
 def test_samples_follow_the_model_not_only_the_noise():
