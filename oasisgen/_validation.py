@@ -173,3 +173,152 @@ def check_global_condition(
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{caller} expected finite global_condition; got NaN or inf.")
     return array
+
+
+_MAX_CODES = int(np.iinfo(np.int32).max) + 1  # codes are int32 inside the models
+
+
+def check_code_values(
+    codes: Any,
+    *,
+    caller: str,
+    name: str = "codes",
+    num_embeddings: int | None = None,
+) -> np.ndarray:
+    """Validate integer codes of any shape and return them as int32.
+
+    The one rule for code values, for code maps (:func:`check_code_maps`) and
+    for the code statistics of :mod:`oasisgen.metrics`: integers, or floats that
+    hold whole numbers; not booleans; in ``[0, num_embeddings)``.
+
+    Parameters
+    ----------
+    codes : array-like
+        The codes.
+    caller : str
+        Name for error messages.
+    name : str, default="codes"
+        What the array is, for error messages (``"top codes"``).
+    num_embeddings : int, optional
+        Codes must lie below it; without it, only be >= 0 (and fit in int32).
+
+    Returns
+    -------
+    codes : ndarray, dtype int32
+
+    Raises
+    ------
+    TypeError
+        If the values are not whole numbers, or are booleans or sparse.
+    ValueError
+        If the array is empty or a code is out of range.
+
+    Examples
+    --------
+    >>> from oasisgen._validation import check_code_values
+    >>> check_code_values([3.0, 1.0], caller="demo", num_embeddings=4)
+    array([3, 1], dtype=int32)
+    """
+    _refuse_sparse(codes, caller=caller, name=name)
+    array = np.asarray(codes)
+    whole_floats = array.dtype.kind == "f" and bool(
+        np.all(np.isfinite(array) & (np.mod(array, 1) == 0))
+    )
+    if array.dtype.kind not in "iu" and not whole_floats:
+        raise TypeError(
+            f"{caller} expected integer {name}; got dtype {array.dtype}"
+            + (
+                " with values that are not whole numbers"
+                if array.dtype.kind == "f"
+                else ""
+            )
+            + ". Pass code indices, such as those VQVAE2Estimator.encode returns."
+        )
+    if array.size == 0:
+        raise ValueError(f"{caller} expected at least one of the {name}; got none.")
+    low, high = array.min(), array.max()
+    limit = _MAX_CODES if num_embeddings is None else min(num_embeddings, _MAX_CODES)
+    if low < 0 or high >= limit:
+        allowed = (
+            "[0, 2**31) (codes are int32)"
+            if num_embeddings is None
+            else f"[0, {num_embeddings})"
+        )
+        raise ValueError(
+            f"{caller} expected {name} in {allowed}; got values from {low:.0f} to "
+            f"{high:.0f}."
+            + (
+                " Pass the codebook size the codes come from."
+                if num_embeddings is not None
+                else ""
+            )
+        )
+    return array.astype(np.int32)
+
+
+def check_code_maps(
+    codes: Any,
+    *,
+    caller: str,
+    name: str = "codes",
+    num_embeddings: int | None = None,
+    grid: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Validate a batch of integer code maps and return it as int32.
+
+    The one check of code maps, for the VQ-VAE-2's ``decode``, the priors and
+    the plots.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, height, width)
+        Integer codes (floats holding whole numbers are accepted).
+    caller : str
+        Name for error messages.
+    name : str, default="codes"
+        What the array is, for error messages (``"condition"``, ``"top codes"``).
+    num_embeddings : int, optional
+        Codes must lie in ``[0, num_embeddings)``; without it, only >= 0.
+    grid : tuple of (int, int), optional
+        The height and width every map must have.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, height, width), dtype int32
+
+    Raises
+    ------
+    TypeError
+        If the values are not whole numbers, or are booleans or sparse.
+    ValueError
+        If the shape or the range is wrong.
+
+    Examples
+    --------
+    >>> from oasisgen._validation import check_code_maps
+    >>> check_code_maps([[[0, 1], [2, 3]]], caller="demo", num_embeddings=4).shape
+    (1, 2, 2)
+    """
+    _refuse_sparse(codes, caller=caller, name=name)
+    array = np.asarray(codes)
+    shape = array.shape
+    expected = (
+        "(n_samples, height, width)"
+        if grid is None
+        else (f"(n_samples, {grid[0]}, {grid[1]})")
+    )
+    if len(shape) != 3 or 0 in shape or (grid is not None and shape[1:] != tuple(grid)):
+        raise ValueError(
+            f"{caller} expected {name} as integer maps of shape {expected}, such as "
+            f"VQVAE2Estimator.encode returns; got an array of shape {tuple(shape)}."
+        )
+    return check_code_values(
+        array, caller=caller, name=name, num_embeddings=num_embeddings
+    )
+
+
+def _refuse_sparse(codes: Any, *, caller: str, name: str) -> None:
+    if hasattr(codes, "toarray") and hasattr(codes, "nnz"):
+        raise TypeError(
+            f"{caller} does not support sparse input; expected dense integer {name}."
+        )

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from oasisgen._validation import check_code_maps
+
 
 def _new_figure(
     n_rows: int, n_cols: int, size: float, *, axis_off: bool = True
@@ -370,8 +372,8 @@ def plot_code_maps(
     6
     """
     maps = {
-        "top": _check_code_map(top, "top", "plot_code_maps"),
-        "bottom": _check_code_map(bottom, "bottom", "plot_code_maps"),
+        "top": check_code_maps(top, caller="plot_code_maps", name="top codes"),
+        "bottom": check_code_maps(bottom, caller="plot_code_maps", name="bottom codes"),
     }
     _check_same_length(maps, "plot_code_maps")
     n = min(_check_positive_int(n_images, "n_images", "plot_code_maps"), len(top))
@@ -445,8 +447,12 @@ def plot_codebook_usage(
     """
     caller = "plot_codebook_usage"
     levels = (
-        ("top", _check_code_map(top, "top", caller), n_top_codes),
-        ("bottom", _check_code_map(bottom, "bottom", caller), n_bottom_codes),
+        ("top", check_code_maps(top, caller=caller, name="top codes"), n_top_codes),
+        (
+            "bottom",
+            check_code_maps(bottom, caller=caller, name="bottom codes"),
+            n_bottom_codes,
+        ),
     )
     figure, axes = _new_figure(1, 2, 3.2, axis_off=False)
     for ax, (level, codes, size) in zip(axes.flat, levels, strict=True):
@@ -484,21 +490,6 @@ def _usage_title(level: str, counts: np.ndarray) -> str:
         f"{level}: {used}/{len(counts)} codes used ({used / len(counts):.0%})\n"
         f"perplexity {perplexity:.2f}"
     )
-
-
-def _check_code_map(codes: Any, level: str, caller: str) -> np.ndarray:
-    array = np.asarray(codes)
-    if array.ndim != 3 or array.dtype.kind not in "iu":
-        raise ValueError(
-            f"{caller} expected {level} codes as integers of shape (n_samples, "
-            f"rows, columns), as returned by VQVAE2Estimator.encode; got dtype "
-            f"{array.dtype} and shape {array.shape}."
-        )
-    if array.size and array.min() < 0:
-        raise ValueError(
-            f"{caller} expected non-negative {level} codes; got {array.min()}."
-        )
-    return array.astype(np.int64)
 
 
 def _check_same_length(maps: dict[str, np.ndarray], caller: str) -> None:

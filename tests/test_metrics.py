@@ -230,19 +230,25 @@ def test_codebook_usage(codes, expected):
 class TestCodeValidation:
     @pytest.mark.parametrize(
         ("codes", "text"),
-        [([0, 8], "min 0 and max 8"), ([-1, 3], "min -1 and max 3")],
+        [([0, 8], "from 0 to 8"), ([-1, 3], "from -1 to 3")],
         ids=["too-large", "negative"],
     )
     def test_out_of_range(self, func, codes, text):
         with pytest.raises(ValueError, match=rf"codes in \[0, 8\).*{text}"):
             func(np.asarray(codes), num_embeddings=8)
 
-    def test_float_codes(self, func):
-        with pytest.raises(TypeError, match="expected integer codes; got dtype float"):
-            func(np.array([0.0, 1.0]), num_embeddings=8)
+    def test_whole_float_codes_count_as_integers(self, func):
+        assert func(np.array([0.0, 1.0]), num_embeddings=8) == func(
+            np.array([0, 1]), num_embeddings=8
+        )
+
+    @pytest.mark.parametrize("codes", [[0.5, 1.0], [True, False]], ids=str)
+    def test_codes_that_are_not_whole_numbers(self, func, codes):
+        with pytest.raises(TypeError, match="expected integer codes; got dtype"):
+            func(np.array(codes), num_embeddings=8)
 
     def test_empty_codes(self, func):
-        with pytest.raises(ValueError, match="at least one code"):
+        with pytest.raises(ValueError, match="at least one of the codes"):
             func(np.array([], dtype=int), num_embeddings=8)
 
     def test_num_embeddings_too_small(self, func):

@@ -153,19 +153,32 @@ def test_plot_code_maps_shows_at_most_the_maps_given(codes):
 
 
 @pytest.mark.parametrize(
-    "change, match",
+    "change, error, match",
     [
-        (lambda t, b: (t.astype(float), b), "top codes as integers"),
-        (lambda t, b: (t, b[0]), r"bottom codes as integers .* shape \(8, 8\)"),
-        (lambda t, b: (t - 100, b), "non-negative top codes"),
-        (lambda t, b: (t, b[:2]), "same number"),
-        (lambda t, b: (t[:0], b[:0]), "same number"),
+        (lambda t, b: (t + 0.5, b), TypeError, "integer top codes; got dtype float"),
+        (
+            lambda t, b: (t, b[0]),
+            ValueError,
+            r"bottom codes as integer maps .*\(8, 8\)",
+        ),
+        (lambda t, b: (t - 100, b), ValueError, r"top codes in \[0, 2\*\*31\)"),
+        (lambda t, b: (t, b[:2]), ValueError, "same number"),
+        (lambda t, b: (t[:1], b[:0]), ValueError, "bottom codes as integer maps"),
     ],
-    ids=["float-codes", "2d-map", "negative", "different-lengths", "empty"],
+    ids=["fractional-codes", "2d-map", "negative", "different-lengths", "empty"],
 )
-def test_plot_code_maps_rejects_bad_codes(codes, change, match):
-    with pytest.raises(ValueError, match=match):
+def test_plot_code_maps_rejects_bad_codes(codes, change, error, match):
+    with pytest.raises(error, match=match):
         plot_code_maps(*change(*codes))
+
+
+def test_plot_code_maps_takes_whole_float_codes_like_integers(codes):
+    top, bottom = codes
+    as_floats = plot_code_maps(top.astype(float), bottom.astype(float), n_images=1)
+    as_ints = plot_code_maps(top, bottom, n_images=1)
+    np.testing.assert_array_equal(
+        as_floats.axes[0].images[0].get_array(), as_ints.axes[0].images[0].get_array()
+    )
 
 
 @pytest.mark.parametrize("n_images", [0, -1, 2.5, True], ids=str)

@@ -181,8 +181,8 @@ def make_optimizer(
 
     Examples
     --------
-    >>> make_optimizer("adamw", 1e-3, caller="demo").name
-    'adamw'
+    >>> type(make_optimizer("adamw", 1e-3, caller="demo")).__name__
+    'AdamW'
     >>> config = {"class_name": "SGD", "config": {"momentum": 0.9}}
     >>> float(make_optimizer(config, 0.01, caller="demo").momentum)
     0.9

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen._validation import check_global_condition
+from oasisgen._validation import check_code_maps, check_global_condition
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
@@ -27,76 +27,6 @@ from oasisgen.estimators._training import epoch_seed
 from oasisgen.nn import GatedPixelCNN, Sampler
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
-_MAX_CODES = int(np.iinfo(np.int32).max) + 1  # codes are int32 inside the model
-
-
-def check_codes(
-    codes: Any,
-    *,
-    caller: str,
-    name: str = "codes",
-    num_embeddings: int | None = None,
-) -> np.ndarray:
-    """Validate a batch of integer code maps and return it as int32.
-
-    Parameters
-    ----------
-    codes : array-like of shape (n_samples, height, width)
-        Integer codes (floats holding whole numbers are accepted).
-    caller : str
-        Name for error messages.
-    name : str, default="codes"
-        What the array is, for error messages (``"condition"``).
-    num_embeddings : int, optional
-        Codes must lie in ``[0, num_embeddings)``; without it, only >= 0.
-
-    Returns
-    -------
-    codes : ndarray of shape (n_samples, height, width), dtype int32
-
-    Raises
-    ------
-    TypeError
-        If the values are not whole numbers.
-    ValueError
-        If the shape or the range is wrong.
-
-    Examples
-    --------
-    >>> check_codes([[[0, 1], [2, 3]]], caller="demo", num_embeddings=4).shape
-    (1, 2, 2)
-    """
-    if hasattr(codes, "toarray") and hasattr(codes, "nnz"):
-        raise TypeError(
-            f"{caller} does not support sparse input; expected dense integer {name} "
-            "of shape (n_samples, height, width)."
-        )
-    array = np.asarray(codes)
-    if array.ndim != 3 or 0 in array.shape:
-        raise ValueError(
-            f"{caller} expected {name} as integer maps of shape (n_samples, height, "
-            f"width); got an array of shape {array.shape}. Make them with "
-            "VQVAE2Estimator.encode."
-        )
-    if array.dtype.kind not in "iu" and not (
-        array.dtype.kind == "f" and np.all(np.isfinite(array) & (np.mod(array, 1) == 0))
-    ):
-        raise TypeError(
-            f"{caller} expected integer {name}; got dtype {array.dtype} with values "
-            "that are not whole numbers."
-        )
-    low, high = int(array.min()), int(array.max())
-    if high >= _MAX_CODES:
-        raise ValueError(
-            f"{caller} expected {name} below 2**31 (codes are int32); got values up "
-            f"to {high}."
-        )
-    if low < 0 or (num_embeddings is not None and high >= num_embeddings):
-        allowed = "[0, inf)" if num_embeddings is None else f"[0, {num_embeddings})"
-        raise ValueError(
-            f"{caller} expected {name} in {allowed}; got values from {low} to {high}."
-        )
-    return array.astype(np.int32)
 
 
 @register_estimator
@@ -330,9 +260,9 @@ optional
         """
         self._validate_params()
         name = f"{type(self).__name__}.fit"
-        codes = check_codes(X, caller=name, num_embeddings=self.num_embeddings)
+        codes = check_code_maps(X, caller=name, num_embeddings=self.num_embeddings)
         if condition is not None:
-            condition = check_codes(
+            condition = check_code_maps(
                 condition,
                 caller=name,
                 name="condition",
@@ -358,7 +288,7 @@ optional
         if not going_on:
             self._initialise(codes, condition, global_condition, seed)
         else:  # a warm start must stay within the fitted codebooks
-            check_codes(codes, caller=name, num_embeddings=self.num_embeddings_)
+            check_code_maps(codes, caller=name, num_embeddings=self.num_embeddings_)
         train, validation = self._split(codes, condition, global_condition, seed)
         self._run_epochs(
             lambda epoch: self._dataset(
@@ -621,7 +551,7 @@ optional
         check_is_fitted(self)
         check_sampling_options(n_samples, temperature, top_k)
         if condition is not None:
-            condition = check_codes(
+            condition = check_code_maps(
                 condition,
                 caller=f"{type(self).__name__}.sample",
                 name="condition",
@@ -667,7 +597,7 @@ optional
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         check_is_fitted(self)
         name = f"{type(self).__name__}.{method}"
-        codes = check_codes(X, caller=name, num_embeddings=self.num_embeddings_)
+        codes = check_code_maps(X, caller=name, num_embeddings=self.num_embeddings_)
         if codes.shape[1:] != tuple(self.grid_shape_):
             raise ValueError(
                 f"{name} expected code maps of {self.grid_shape_[0]}x"
@@ -683,7 +613,7 @@ optional
                 + "."
             )
         if condition is not None:
-            condition = check_codes(
+            condition = check_code_maps(
                 condition,
                 caller=name,
                 name="condition",

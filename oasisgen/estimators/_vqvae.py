@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen._validation import check_code_maps
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
@@ -505,9 +506,20 @@ tf.data.Dataset
             Decoded images with values in [0, 1].
         """
         check_is_fitted(self)
-        top = self._check_codes(top, self.top_shape_, self.n_top_codes_, "top")
-        bottom = self._check_codes(
-            bottom, self.bottom_shape_, self.n_bottom_codes_, "bottom"
+        caller = f"{type(self).__name__}.decode"
+        top = check_code_maps(
+            top,
+            caller=caller,
+            name="top codes",
+            num_embeddings=self.n_top_codes_,
+            grid=self.top_shape_,
+        )
+        bottom = check_code_maps(
+            bottom,
+            caller=caller,
+            name="bottom codes",
+            num_embeddings=self.n_bottom_codes_,
+            grid=self.bottom_shape_,
         )
         if len(top) != len(bottom):
             raise ValueError(
@@ -622,29 +634,6 @@ tf.data.Dataset
                 f"with oasisgen.preprocessing.Resize({self.image_shape_})."
             )
         return source
-
-    def _check_codes(
-        self, codes: Any, grid: tuple[int, int], num_embeddings: int, level: str
-    ) -> np.ndarray:
-        caller = f"{type(self).__name__}.decode"
-        codes = np.asarray(codes)
-        if codes.ndim != 3 or codes.shape[1:] != tuple(grid):
-            raise ValueError(
-                f"{caller} expected {level} codes of shape (n_samples, {grid[0]}, "
-                f"{grid[1]}); got shape {codes.shape}."
-            )
-        if codes.dtype.kind not in "iu" and not (
-            codes.dtype.kind == "f" and np.all(np.mod(codes, 1) == 0)
-        ):
-            raise TypeError(
-                f"{caller} expected integer {level} codes; got dtype {codes.dtype}."
-            )
-        if codes.size and (codes.min() < 0 or codes.max() >= num_embeddings):
-            raise ValueError(
-                f"{caller} expected {level} codes in [0, {num_embeddings}); got "
-                f"values from {codes.min()} to {codes.max()}."
-            )
-        return codes.astype(np.int32)
 
     def _image_spec(self) -> list[tf.TensorSpec]:
         return [tf.TensorSpec((None, *self.image_shape_, 1), tf.float32)]

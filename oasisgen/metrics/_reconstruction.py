@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
+from oasisgen._validation import check_code_values
+
 __all__ = ["bits_per_code", "codebook_usage", "perplexity", "psnr", "ssim"]
 
 # images per tf.image.ssim call: 64 images of 256x256 need a few tens of MB
@@ -298,21 +300,8 @@ def _check_codes(codes: object, num_embeddings: int, *, caller: str) -> np.ndarr
         raise ValueError(
             f"{caller} expected num_embeddings >= 1; got {num_embeddings}."
         )
-    array = np.asarray(codes)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(
-            f"{caller} expected integer codes; got dtype {array.dtype}. Pass the "
-            "code indices, e.g. np.asarray(codes, dtype=np.int64)."
-        )
-    if array.size == 0:
-        raise ValueError(f"{caller} expected at least one code; got an empty array.")
-    low, high = array.min(), array.max()
-    if low < 0 or high >= num_embeddings:
-        raise ValueError(
-            f"{caller} expected codes in [0, {num_embeddings}) for "
-            f"num_embeddings={num_embeddings}; got codes with min {low} and max {high}."
-        )
-    return array.ravel().astype(np.int64, copy=False)
+    checked = check_code_values(codes, caller=caller, num_embeddings=num_embeddings)
+    return checked.ravel().astype(np.int64, copy=False)
 
 
 def _code_counts(codes: object, num_embeddings: int, *, caller: str) -> np.ndarray:

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from oasisgen._validation import check_global_condition
+from oasisgen._validation import check_code_maps, check_global_condition
 from oasisgen.nn.pixelcnn import GatedPixelCNN
 
 METHODS = ("fast", "naive")
@@ -242,15 +242,19 @@ class Sampler:
                 f"grid_shape must be divisible by condition_upsample={factor}; got "
                 f"{(height, width)}."
             )
-        condition = np.asarray(condition)
         expected = (n_samples, height // factor, width // factor)
-        if condition.shape != expected:
+        shape = np.shape(condition)
+        if shape != expected:
             raise ValueError(
                 f"Expected a condition of shape {expected} for {n_samples} maps of "
-                f"shape {(height, width)}; got a condition of shape "
-                f"{condition.shape}."
+                f"shape {(height, width)}; got a condition of shape {shape}."
             )
-        return condition.astype(np.int32)
+        return check_code_maps(
+            condition,
+            caller="Sampler.sample",
+            name="condition",
+            num_embeddings=model.condition_num_embeddings,
+        )
 
     def _check_global_condition(
         self, global_condition: Any, n_samples: int

@@ -131,7 +131,7 @@ def test_clone_and_grid_search_with_the_condition_as_y():
     [
         (np.zeros((4, 6)), ValueError, r"shape \(n_samples, height, width\)"),
         (np.zeros((4, 6, 6, 1)), ValueError, r"got an array of shape \(4, 6, 6, 1\)"),
-        (np.full((4, 6, 6), -1), ValueError, r"codes in \[0, inf\)"),
+        (np.full((4, 6, 6), -1), ValueError, r"codes in \[0, 2\*\*31\)"),
         (np.full((4, 6, 6), 0.5), TypeError, "integer codes"),
         (np.zeros((0, 6, 6)), ValueError, "got an array of shape"),
     ],

@@ -227,7 +227,9 @@ def test_bad_codes_are_rejected_by_inverse_transform(fitted, codes, error, match
 
 def test_decode_rejects_maps_of_the_wrong_grid(fitted):
     top, bottom = np.zeros((2, 2, 2), int), np.zeros((2, 4, 4), int)
-    with pytest.raises(ValueError, match=r"bottom codes of shape \(n_samples, 4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"bottom codes as integer maps of shape \(n_samples, 4, 4\)"
+    ):
         fitted.decode(top, bottom[:, :2])
     with pytest.raises(ValueError, match="one of each per image"):
         fitted.decode(top, bottom[:1])

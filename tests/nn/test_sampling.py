@@ -206,6 +206,11 @@ BAD_CONDITIONS = {
         (4, 4),
         r"Expected a condition of shape \(2, 2, 2\).*got.*\(3, 2, 2\)",
     ),
+    "code beyond the codebook": (
+        np.full((2, 2, 2), 4, "int32"),
+        (4, 4),
+        r"Sampler.sample expected condition in \[0, 4\); got values from 4 to 4",
+    ),
     "grid not divisible": (
         np.zeros((2, 2, 2), "int32"),
         (5, 4),
