@@ -5,6 +5,8 @@ Inside oasisgen an image batch is float32 in [0, 1] of shape (n, height, width, 
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -322,3 +324,50 @@ def _refuse_sparse(codes: Any, *, caller: str, name: str) -> None:
         raise TypeError(
             f"{caller} does not support sparse input; expected dense integer {name}."
         )
+
+
+def check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None:
+    """Refuse sampling options a sampler cannot take.
+
+    The one check of ``n_samples``, ``temperature`` and ``top_k``, for the
+    samplers, :class:`~oasisgen.PixelCNNPrior` and
+    :class:`~oasisgen.HierarchicalGenerator`.
+
+    Parameters
+    ----------
+    n_samples : int
+        Maps to draw, at least 1 (a float holding a whole number is accepted).
+    temperature : float
+        Above 0 and finite.
+    top_k : int or None
+        None, or at least 1.
+
+    Raises
+    ------
+    TypeError
+        If a value is not a number (or is a bool).
+    ValueError
+        If a number is out of range, not whole or not finite.
+
+    Examples
+    --------
+    >>> from oasisgen._validation import check_sampling_options
+    >>> check_sampling_options(8, 0.7, None)
+    >>> check_sampling_options(8, 0.0, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: temperature must be a float > 0; got 0.0.
+    """
+    for name, value, whole, text in [
+        ("n_samples", n_samples, True, "an int >= 1"),
+        ("temperature", temperature, False, "a float > 0"),
+        ("top_k", top_k, True, "None or an int >= 1"),
+    ]:
+        if value is None and name == "top_k":
+            continue
+        message = f"{name} must be {text}; got {value!r}."
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(message)
+        in_range = math.isfinite(value) and (value >= 1 if whole else value > 0)
+        if not in_range or (whole and value != int(value)):
+            raise ValueError(message)

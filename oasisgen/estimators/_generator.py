@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from oasisgen._validation import check_sampling_options
 from oasisgen.datasets import SliceDataset
 from oasisgen.datasets._slices import check_slice_positions
 from oasisgen.distribute import writes_files
@@ -37,7 +38,7 @@ from oasisgen.estimators._persistence import (
     save_directory,
     write_manifest,
 )
-from oasisgen.estimators._prior import PixelCNNPrior, check_sampling_options
+from oasisgen.estimators._prior import PixelCNNPrior
 from oasisgen.estimators._vqvae import VQVAE2Estimator
 
 _PARTS = ("vqvae_", "top_prior_", "bottom_prior_")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from numbers import Integral, Real
 from typing import Any
@@ -14,7 +13,11 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen._validation import check_code_maps, check_global_condition
+from oasisgen._validation import (
+    check_code_maps,
+    check_global_condition,
+    check_sampling_options,
+)
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
@@ -647,28 +650,4 @@ def _describe(
     vector = "" if global_dim is None else f" and a global condition of {global_dim}"
     return (
         f"code maps of {grid_shape[0]}x{grid_shape[1]} {condition} a condition{vector}"
-    )
-
-
-def check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None:
-    """Refuse what the sampler cannot take, with a ValueError naming it."""
-    if not _is_whole(n_samples, minimum=1):
-        raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")
-    if (
-        not isinstance(temperature, Real)
-        or isinstance(temperature, bool)
-        or not 0 < temperature < math.inf
-    ):
-        raise ValueError(f"temperature must be a float > 0; got {temperature!r}.")
-    if top_k is not None and not _is_whole(top_k, minimum=1):
-        raise ValueError(f"top_k must be None or an int >= 1; got {top_k!r}.")
-
-
-def _is_whole(value: Any, *, minimum: int) -> bool:
-    return (
-        isinstance(value, Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value == int(value)
-        and value >= minimum
     )

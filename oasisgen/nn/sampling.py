@@ -31,7 +31,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from oasisgen._validation import check_code_maps, check_global_condition
+from oasisgen._validation import (
+    check_code_maps,
+    check_global_condition,
+    check_sampling_options,
+)
 from oasisgen.nn.pixelcnn import GatedPixelCNN
 
 METHODS = ("fast", "naive")
@@ -204,12 +208,7 @@ class Sampler:
     ) -> tuple[int, int]:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
-        if not _whole(n_samples) or n_samples < 1:
-            raise ValueError(f"n_samples must be an int >= 1; got {n_samples!r}.")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0; got {temperature!r}.")
-        if top_k is not None and (not _whole(top_k) or top_k < 1):
-            raise ValueError(f"top_k must be None or an int >= 1; got {top_k!r}.")
+        check_sampling_options(n_samples, temperature, top_k)
         shape = tuple(grid_shape)
         if len(shape) != 2 or any(not _whole(s) or s < 1 for s in shape):
             raise ValueError(

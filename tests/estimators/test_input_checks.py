@@ -25,17 +25,17 @@ def prior():
 
 
 @pytest.mark.parametrize(
-    ("options", "match"),
+    ("options", "error", "match"),
     [
-        ({"n_samples": float("inf")}, "n_samples"),
-        ({"n_samples": "2"}, "n_samples"),
-        ({"n_samples": None}, "n_samples"),
-        ({"temperature": float("inf")}, "temperature"),
-        ({"temperature": "hot"}, "temperature"),
-        ({"top_k": float("nan")}, "top_k"),
+        ({"n_samples": float("inf")}, ValueError, "n_samples"),
+        ({"n_samples": "2"}, TypeError, "n_samples"),
+        ({"n_samples": None}, TypeError, "n_samples"),
+        ({"temperature": float("inf")}, ValueError, "temperature"),
+        ({"temperature": "hot"}, TypeError, "temperature"),
+        ({"top_k": float("nan")}, ValueError, "top_k"),
     ],
     ids=["inf-samples", "str-samples", "no-samples", "inf-temp", "str-temp", "nan-k"],
 )
-def test_sampling_options_are_checked_before_sampling(prior, options, match):
-    with pytest.raises(ValueError, match=match):
+def test_sampling_options_are_checked_before_sampling(prior, options, error, match):
+    with pytest.raises(error, match=match):
         prior.sample(**{"n_samples": 1, **options})

@@ -168,12 +168,17 @@ def test_sampler_refuses_other_models():
 
 
 BAD_ARGUMENTS = {
-    "zero temperature": ({"temperature": 0.0}, r"temperature must be > 0; got 0.0"),
-    "negative temperature": ({"temperature": -1}, r"temperature must be > 0; got -1"),
+    "zero temperature": (
+        {"temperature": 0.0},
+        r"temperature must be a float > 0; got 0.0",
+    ),
+    "negative temperature": (
+        {"temperature": -1},
+        r"temperature must be .* > 0; got -1",
+    ),
     "zero top_k": ({"top_k": 0}, r"top_k must be None or an int >= 1; got 0"),
     "zero samples": ({"n_samples": 0}, r"n_samples must be an int >= 1; got 0"),
     "infinite samples": ({"n_samples": np.inf}, r"n_samples must be .*; got inf"),
-    "text samples": ({"n_samples": "2"}, r"n_samples must be .*; got '2'"),
     "infinite top_k": ({"top_k": float("inf")}, r"top_k must be .*; got inf"),
     "infinite grid": ({"grid_shape": (4, np.inf)}, r"grid_shape must be .*inf"),
     "bad grid": ({"grid_shape": (4,)}, r"grid_shape must be a pair.*got \(4,\)"),
@@ -191,6 +196,21 @@ BAD_ARGUMENTS = {
 def test_bad_arguments_raise(kwargs, match):
     arguments = dict(n_samples=2, grid_shape=(4, 4)) | kwargs
     with pytest.raises(ValueError, match=match):
+        sample_codes(_model(n_layers=1), **arguments)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_samples": "2"}, r"n_samples must be an int >= 1; got '2'"),
+        ({"temperature": "hot"}, r"temperature must be a float > 0; got 'hot'"),
+        ({"top_k": True}, r"top_k must be None or an int >= 1; got True"),
+    ],
+    ids=["text samples", "text temperature", "bool top_k"],
+)
+def test_arguments_that_are_not_numbers_raise_type_error(kwargs, match):
+    arguments = dict(n_samples=2, grid_shape=(4, 4)) | kwargs
+    with pytest.raises(TypeError, match=match):
         sample_codes(_model(n_layers=1), **arguments)
 
 
