@@ -7,6 +7,7 @@ Keras models are pickled through their own ``.keras`` archive format (loaded bac
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -187,6 +188,28 @@ def make_optimizer(
     >>> float(make_optimizer(config, 0.01, caller="demo").momentum)
     0.9
     """
+    kind, config = check_optimizer(optimizer, caller=caller)
+    try:
+        return kind(learning_rate=learning_rate, **config)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{caller} cannot make the optimizer {optimizer!r}: {error}"
+        ) from error
+
+
+def check_optimizer(
+    optimizer: Any, *, caller: str
+) -> tuple[type[keras.optimizers.Optimizer], dict[str, Any]]:
+    """Return the optimizer class and config that ``optimizer`` names.
+
+    Checks the name and the arguments without making the optimizer, so nothing
+    runs in TensorFlow (a multi-worker strategy must start first).
+
+    Examples
+    --------
+    >>> check_optimizer("rmsprop", caller="demo")[0].__name__
+    'RMSprop'
+    """
     if isinstance(optimizer, dict):
         if set(optimizer) - {"class_name", "config", "module", "registered_name"}:
             raise ValueError(
@@ -202,22 +225,39 @@ def make_optimizer(
             )
     else:
         name, config = optimizer, {}
-    identifier = {
-        "class_name": name,
-        "config": {**config, "learning_rate": learning_rate},
-    }
-    try:
-        made = keras.optimizers.get(identifier)
-    except (ValueError, TypeError) as error:
+    kinds = _optimizer_classes()
+    kind = kinds.get(str(name).lower().replace("_", ""))
+    if kind is None:
         raise ValueError(
-            f"{caller} cannot make the optimizer {optimizer!r}: {error}. Expected a "
-            "Keras optimizer name such as 'adam', 'adamw', 'sgd' or 'rmsprop', or a "
-            "config such as {'class_name': 'AdamW', 'config': {'weight_decay': "
-            "1e-4}}."
-        ) from error
-    if not isinstance(made, keras.optimizers.Optimizer):
-        raise ValueError(f"{caller}: {optimizer!r} is not a Keras optimizer.")
-    return made
+            f"{caller} cannot make the optimizer {optimizer!r}: Keras has no "
+            f"optimizer {name!r}. Expected a Keras optimizer name such as 'adam', "
+            "'adamw', 'sgd' or 'rmsprop', or a config such as {'class_name': "
+            "'AdamW', 'config': {'weight_decay': 1e-4}}."
+        )
+    accepted = set(inspect.signature(kind.__init__).parameters) - {
+        "self",
+        "args",
+        "kwargs",
+    }
+    unknown = sorted(set(config) - accepted)
+    if unknown:
+        raise ValueError(
+            f"{caller} cannot make the optimizer {optimizer!r}: {kind.__name__} "
+            f"takes no argument {', '.join(map(repr, unknown))}; it takes "
+            f"{', '.join(sorted(accepted - {'learning_rate'}))}."
+        )
+    return kind, config
+
+
+def _optimizer_classes() -> dict[str, type[keras.optimizers.Optimizer]]:
+    """Return Keras' optimizer classes by lower-case name (``"adamw"``)."""
+    return {
+        name.lower(): value
+        for name, value in vars(keras.optimizers).items()
+        if isinstance(value, type)
+        and issubclass(value, keras.optimizers.Optimizer)
+        and value is not keras.optimizers.Optimizer
+    }
 
 
 def check_callbacks(callbacks: list[Any] | None, *, caller: str) -> list[Any]:
@@ -267,7 +307,35 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         super()._validate_params()  # type: ignore[misc]
         caller = f"{type(self).__name__}.fit"
         check_callbacks(self.callbacks, caller=caller)
-        make_optimizer(self.optimizer, self.learning_rate, caller=caller)
+        check_optimizer(self.optimizer, caller=caller)
+
+    # ------------------------------------------------------------ a new model
+    def _new_model(self, build: Callable[[], keras.Model], **compile_args: Any) -> None:
+        """Start ``model_``: built by ``build``, compiled, with an empty history.
+
+        The override point for a new kind of model: ``build`` returns the
+        built Keras model; this makes it inside the ``distribute`` strategy,
+        compiles it with the estimator's ``optimizer`` and ``learning_rate``
+        (and ``compile_args``, such as a loss) and makes the optimizer's slots.
+        """
+        with make_strategy(self.distribute).scope():
+            model = build()
+            model.compile(
+                optimizer=make_optimizer(
+                    self.optimizer,
+                    self.learning_rate,
+                    caller=f"{type(self).__name__}.fit",
+                ),
+                jit_compile=self.jit_compile,
+                **compile_args,
+            )
+            # Its slots made now, eagerly, rather than inside the first traced
+            # step, where each one costs a tf.cond: halves the first epoch's
+            # tracing (benchmarks/README.md, "Fixed cost of a fit").
+            model.optimizer.build(model.trainable_variables)
+        self.model_ = model
+        self.history_: dict[str, list[float]] = {}
+        self._compiled = {}
 
     # ------------------------------------------------------ starting and resuming
     def _start_training(

@@ -21,8 +21,6 @@ from oasisgen._validation import (
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
-    make_optimizer,
-    make_strategy,
     seed_from,
 )
 from oasisgen.estimators._persistence import register_estimator
@@ -357,7 +355,8 @@ optional
         self.global_condition_dim_ = (
             None if global_condition is None else int(global_condition.shape[1])
         )
-        with make_strategy(self.distribute).scope():
+
+        def build() -> GatedPixelCNN:
             model = GatedPixelCNN(
                 num_embeddings=self.num_embeddings_,
                 n_layers=self.n_layers,
@@ -372,20 +371,11 @@ optional
                 seed=seed,
             )
             model.build(None)
-            model.compile(
-                optimizer=make_optimizer(
-                    self.optimizer, self.learning_rate, caller="PixelCNNPrior.fit"
-                ),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                jit_compile=self.jit_compile,
-            )
-            # Its slots made now, eagerly, rather than inside the first traced
-            # step, where each one costs a tf.cond: halves the first epoch's
-            # tracing (benchmarks/README.md, "Fixed cost of a fit").
-            model.optimizer.build(model.trainable_variables)
-        self.model_ = model
-        self.history_: dict[str, list[float]] = {}
-        self._compiled = {}
+            return model
+
+        self._new_model(
+            build, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
 
     def _split(
         self,

@@ -17,8 +17,6 @@ from oasisgen._validation import check_code_maps
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
     KerasEstimatorMixin,
-    make_optimizer,
-    make_strategy,
 )
 from oasisgen.estimators._inputs import ImageSource, image_source
 from oasisgen.estimators._persistence import register_estimator
@@ -386,7 +384,7 @@ tf.data.Dataset
         )
 
     def _initialise(self, image_shape: tuple[int, int], seed: int | None) -> None:
-        with make_strategy(self.distribute).scope():
+        def build() -> VQVAE2:
             model = VQVAE2(
                 num_embeddings=self.num_embeddings,
                 embedding_dim=self.embedding_dim,
@@ -398,20 +396,10 @@ tf.data.Dataset
                 seed=seed,
             )
             model.build((None, *image_shape, 1))
-            model.compile(
-                optimizer=make_optimizer(
-                    self.optimizer, self.learning_rate, caller="VQVAE2Estimator.fit"
-                ),
-                jit_compile=self.jit_compile,
-            )
-            # Its slots made now, eagerly, rather than inside the first traced
-            # step, where each one costs a tf.cond: halves the first epoch's
-            # tracing (benchmarks/README.md, "Fixed cost of a fit").
-            model.optimizer.build(model.trainable_variables)
-        self.model_ = model
-        self.history_: dict[str, list[float]] = {}
+            return model
+
+        self._new_model(build)
         self._set_shapes(image_shape)
-        self._compiled = {}
 
     def _set_shapes(self, image_shape: tuple[int, int]) -> None:
         height, width = image_shape
