@@ -9,16 +9,20 @@ maps of 16 codes with the slice position, the bottom prior on 16x16 maps of 64
 codes given the top maps; 4 x 93 maps, batch 16, 8 gated layers x 64 channels,
 kernel 3). A callback (the estimators' ``callbacks`` parameter) times every
 training step; an epoch's overhead is its wall time, from the end of the epoch
-before, minus its steps::
+before, minus its steps. ``--checkpoints`` writes a checkpoint after every epoch,
+as ``oasisgen train`` does::
 
     cd benchmarks
     ../.venv/bin/python epoch_overhead.py --json results/epoch_overhead.json
+    ../.venv/bin/python epoch_overhead.py --checkpoints \
+        --json results/epoch_overhead_checkpoints.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,7 +84,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--checkpoints",
+        action="store_true",
+        help="write a checkpoint after every epoch, as `oasisgen train` does",
+    )
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory(prefix="epoch-overhead-")
     images = load_sample("train", image_size=64)[:93]
     rng = np.random.default_rng(0)
     n_maps = 4 * len(images)
@@ -117,6 +127,8 @@ def main() -> None:
     }
     figures = {}
     for name, (estimator, fit) in runs.items():
+        if args.checkpoints:
+            estimator.set_params(checkpoint_dir=Path(scratch.name) / name)
         figures[name] = measure(estimator, fit)
         f = figures[name]
         print(
@@ -126,7 +138,12 @@ def main() -> None:
             flush=True,
         )
     if args.json is not None:
-        record = {"machine": describe_machine(), "epochs": args.epochs, **figures}
+        record = {
+            "machine": describe_machine(),
+            "epochs": args.epochs,
+            "checkpoints": args.checkpoints,
+            **figures,
+        }
         args.json.write_text(json.dumps(record, indent=2))
 
 
