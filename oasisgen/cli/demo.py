@@ -72,6 +72,12 @@ def add_parser(
     )
     demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
     demo.add_argument("--prior-epochs", type=int, default=DEMO["prior_epochs"])
+    demo.add_argument(
+        "--eval-samples",
+        type=int,
+        default=DEMO["eval_samples"],
+        help="samples drawn to measure sample quality (default: 64)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     return demo
 
@@ -123,6 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "image_size": args.image_size,
         "epochs": args.epochs,
         "prior_epochs": args.prior_epochs,
+        "eval_samples": args.eval_samples,
     }
     argv = ["train", "--data", "sample", "--out", str(args.out), "--overwrite"]
     for name, value in settings.items():

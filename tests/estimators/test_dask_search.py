@@ -5,6 +5,7 @@ import json
 import joblib
 import numpy as np
 import pytest
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
 import oasisgen
@@ -80,17 +81,20 @@ def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
 @pytest.mark.slow
 def test_a_generator_search_on_loky_and_on_dask_gives_the_same_scores(client):
     # Serial against parallel is test_search.py's; here the generator, whose
-    # searched parameter belongs to one of its parts, goes to both kinds of worker.
+    # searched parameter belongs to one of its parts, goes to both kinds of worker
+    # with a frozen VQ-VAE-2 (pickled to them, fitted once, never refitted).
+    X = make_slices(12)
+    vqvae = FrozenEstimator(VQVAE2Estimator(**TINY_VQVAE).fit(X))
+
     def search(refit):
         generator = HierarchicalGenerator(
-            vqvae=VQVAE2Estimator(**TINY_VQVAE),
+            vqvae=vqvae,
             top_prior=PixelCNNPrior(**TINY_PRIOR),
             bottom_prior=PixelCNNPrior(**TINY_PRIOR),
         )
         grid = {"top_prior__n_layers": [1, 2]}  # a parameter of a part
         return GridSearchCV(generator, grid, cv=2, refit=refit)
 
-    X = make_slices(12)
     on_loky = search(refit=False).set_params(n_jobs=2).fit(X)
     with joblib.parallel_config(backend="dask"):
         on_dask = search(refit=True).fit(X)
