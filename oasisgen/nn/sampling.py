@@ -414,7 +414,9 @@ class Sampler:
         """Return the codes (n, w) of one row, sampled left to right, embedded too.
 
         ``biases_at(j, drawn)`` gives each layer's horizontal bias at column ``j``
-        from the embedded codes drawn so far (zeros where not drawn yet).
+        from the embedded codes drawn so far (zeros where not drawn yet). Only a
+        model with ``mirror_context`` reads them, so only then are they kept; the
+        embedded row is zeros otherwise.
         """
         model = self.model
         n, width = noise.shape[0], noise.shape[1]
@@ -444,8 +446,10 @@ class Sampler:
             embedded = model.embedding(code)[:, None, None]
             # Mask "A": the first layer sees this pixel only from the next one on.
             windows[0] = _push(windows[0], embedded, 2)
-            at_j = tf.one_hot(j, width, dtype=dtype)[None, None, :, None]
-            return j + 1, windows, drawn + at_j * embedded, codes.write(j, code)
+            if model.mirror_context:  # only the mirror context reads the row so far
+                at_j = tf.one_hot(j, width, dtype=dtype)[None, None, :, None]
+                drawn = drawn + at_j * embedded
+            return j + 1, windows, drawn, codes.write(j, code)
 
         codes = tf.TensorArray(tf.int32, size=width)
         _, _, drawn, codes = tf.while_loop(
