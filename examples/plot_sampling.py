@@ -14,13 +14,14 @@ bundled sample.
 # Size of the run
 # ---------------
 # ``OASISGEN_EXAMPLES_FAST=1`` (set by the documentation build) trains each model
-# for two epochs only; the samples are then noise, but every step runs.
+# for an epoch only, on 32 x 32 slices; the samples are then noise, but every step
+# runs.
 import os
 
 FAST = os.environ.get("OASISGEN_EXAMPLES_FAST") == "1"
-IMAGE_SIZE = 64
-VQVAE_EPOCHS = 2 if FAST else 40
-PRIOR_EPOCHS = 2 if FAST else 30
+IMAGE_SIZE = 32 if FAST else 64
+VQVAE_EPOCHS = 1 if FAST else 40
+PRIOR_EPOCHS = 1 if FAST else 30
 
 # %%
 # Three models in one estimator

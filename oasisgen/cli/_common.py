@@ -125,6 +125,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-res-channels", type=int, default=32)
     parser.add_argument("--commitment-cost", type=float, default=0.25)
     parser.add_argument("--decay", type=float, default=0.99)
+    parser.add_argument(
+        "--bottom-stride",
+        type=int,
+        choices=(4, 2),
+        default=4,
+        help="bottom code map 4 (default) or 2 times coarser than the slices; 2 "
+        "reconstructs small slices far more sharply",
+    )
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--validation-fraction", type=float, default=0.0)
@@ -152,6 +160,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "n_res_channels": args.n_res_channels,
         "commitment_cost": args.commitment_cost,
         "decay": args.decay,
+        "bottom_stride": args.bottom_stride,
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "epochs": args.epochs,

@@ -66,8 +66,9 @@ class HierarchicalGenerator(BaseEstimator):
         another size is an error.
     bottom_prior : PixelCNNPrior, optional
         Prior of the bottom codes given the top codes; ``None`` uses
-        ``PixelCNNPrior()``. Its codebook sizes and ``condition_upsample=2`` are set
-        from the VQ-VAE-2; values set to others are an error.
+        ``PixelCNNPrior()``. Its codebook sizes and ``condition_upsample`` (2, or 4
+        with a VQ-VAE-2 of ``bottom_stride=2``) are set from the VQ-VAE-2; values
+        set to others are an error.
     refit_vqvae : {"auto", True, False}, default="auto"
         ``"auto"`` fits a copy of ``vqvae`` unless it is already fitted; ``True``
         always fits a fresh copy; ``False`` requires a fitted ``vqvae``.
@@ -173,25 +174,33 @@ tf.data.Dataset
                 "and a tf.data.Dataset; augmentation needs the images in memory. "
                 "Pass an array or a SliceDataset, or set augmentation=None."
             )
-        self.vqvae_ = self._fitted_vqvae(X)
-        top, bottom = self.vqvae_.encode(X)
-        self.slice_positions_ = positions
-        if self.augmentation is not None:
-            top, bottom, positions = self._with_augmented_codes(
-                X, top, bottom, positions
-            )
-        self.top_prior_ = _prior_for(
-            self.top_prior, "top_prior", num_embeddings=self.vqvae_.n_top_codes_
+        vqvae = self._fitted_vqvae(X)
+        # Both priors are checked against the VQ-VAE-2 before either is fitted,
+        # and the fitted attributes change only once everything is fitted.
+        top_prior = _prior_for(
+            self.top_prior, "top_prior", num_embeddings=vqvae.n_top_codes_
         )
-        self.top_prior_.fit(top, global_condition=positions)
-        self.bottom_prior_ = _prior_for(
+        bottom_prior = _prior_for(
             self.bottom_prior,
             "bottom_prior",
-            num_embeddings=self.vqvae_.n_bottom_codes_,
-            condition_num_embeddings=self.vqvae_.n_top_codes_,
-            condition_upsample=2,
+            num_embeddings=vqvae.n_bottom_codes_,
+            condition_num_embeddings=vqvae.n_top_codes_,
+            condition_upsample=vqvae.bottom_shape_[0] // vqvae.top_shape_[0],
         )
-        self.bottom_prior_.fit(bottom, top)
+        top, bottom = vqvae.encode(X)
+        training_positions = positions
+        if self.augmentation is not None:
+            top, bottom, positions = self._with_augmented_codes(
+                vqvae, X, top, bottom, positions
+            )
+        top_prior.fit(top, global_condition=positions)
+        bottom_prior.fit(bottom, top)
+        self.vqvae_, self.top_prior_, self.bottom_prior_ = (
+            vqvae,
+            top_prior,
+            bottom_prior,
+        )
+        self.slice_positions_ = training_positions
         return self
 
     def _fitted_vqvae(self, X: Any) -> VQVAE2Estimator:
@@ -210,6 +219,7 @@ tf.data.Dataset
 
     def _with_augmented_codes(
         self,
+        vqvae: VQVAE2Estimator,
         X: Any,
         top: np.ndarray,
         bottom: np.ndarray,
@@ -227,7 +237,7 @@ tf.data.Dataset
                 "the training slices, in copy-major order."
             )
         n_copies = len(copies) // len(images)
-        copy_top, copy_bottom = self.vqvae_.encode(copies)
+        copy_top, copy_bottom = vqvae.encode(copies)
         if positions is not None:
             positions = np.tile(positions, n_copies + 1)
         return (

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen._validation import check_code_maps
@@ -23,6 +23,7 @@ from oasisgen.estimators._persistence import register_estimator
 from oasisgen.estimators._training import epoch_seed
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
+from oasisgen.nn.vqvae2 import BOTTOM_STRIDES, TOP_STRIDE
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
@@ -53,6 +54,12 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         Weight of the commitment loss, beta in the paper.
     decay : float, default=0.99
         Decay of the codebooks' exponential moving averages.
+    bottom_stride : {4, 2}, default=4
+        How much coarser the bottom code map is than the images: 4 as in the
+        paper (64 x 64 codes for 256 x 256 slices), or 2 for a map twice as fine
+        each way, which reconstructs small slices far more sharply (figures in
+        benchmarks/README.md) for four times the bottom codes, so a slower
+        bottom prior. The top map is always 8 times coarser than the images.
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -117,7 +124,8 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     image_shape_ : tuple of (int, int)
         Height and width of the training images.
     top_shape_, bottom_shape_ : tuple of (int, int)
-        Shapes of the top (H/8, W/8) and bottom (H/4, W/4) code maps.
+        Shapes of the top (H/8, W/8) and bottom (H/s, W/s) code maps, s the
+        ``bottom_stride``.
     n_top_codes_, n_bottom_codes_ : int
         Size of each codebook.
     codebook_usage_ : dict of str to float
@@ -161,6 +169,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         "n_res_channels": [_POSITIVE_INT],
         "commitment_cost": [Interval(Real, 0, None, closed="left")],
         "decay": [Interval(Real, 0, 1, closed="left")],
+        "bottom_stride": [Options(Integral, set(BOTTOM_STRIDES))],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -173,6 +182,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         n_res_channels: int = 32,
         commitment_cost: float = 0.25,
         decay: float = 0.99,
+        bottom_stride: int = 4,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
@@ -196,6 +206,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         self.n_res_channels = n_res_channels
         self.commitment_cost = commitment_cost
         self.decay = decay
+        self.bottom_stride = bottom_stride
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -393,6 +404,7 @@ tf.data.Dataset
                 n_res_channels=self.n_res_channels,
                 commitment_cost=self.commitment_cost,
                 decay=self.decay,
+                bottom_stride=self.bottom_stride,
                 seed=seed,
             )
             model.build((None, *image_shape, 1))
@@ -404,8 +416,9 @@ tf.data.Dataset
     def _set_shapes(self, image_shape: tuple[int, int]) -> None:
         height, width = image_shape
         self.image_shape_ = (int(height), int(width))
-        self.top_shape_ = (height // 8, width // 8)
-        self.bottom_shape_ = (height // 4, width // 4)
+        stride = self.model_.bottom_stride
+        self.top_shape_ = (height // TOP_STRIDE, width // TOP_STRIDE)
+        self.bottom_shape_ = (height // stride, width // stride)
         self.n_top_codes_, self.n_bottom_codes_ = self.model_.num_embeddings
 
     def _train(
@@ -449,8 +462,9 @@ tf.data.Dataset
         -------
         top : ndarray of shape (n_samples, height / 8, width / 8), dtype int32
             Top-level codes, in ``[0, n_top_codes_)``.
-        bottom : ndarray of shape (n_samples, height / 4, width / 4), dtype int32
-            Bottom-level codes, in ``[0, n_bottom_codes_)``.
+        bottom : ndarray of shape (n_samples, height / s, width / s), dtype int32
+            Bottom-level codes, in ``[0, n_bottom_codes_)``; s is the
+            ``bottom_stride``.
         """
         source = self._fitted_source(X, "encode")
         encode = self._graph("encode", self.model_.encode, self._image_spec())
@@ -485,7 +499,7 @@ tf.data.Dataset
         ----------
         top : array-like of shape (n_samples, height / 8, width / 8)
             Integer codes in ``[0, n_top_codes_)``.
-        bottom : array-like of shape (n_samples, height / 4, width / 4)
+        bottom : array-like of shape (n_samples, height / s, width / s)
             Integer codes in ``[0, n_bottom_codes_)``.
 
         Returns

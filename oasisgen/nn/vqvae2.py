@@ -3,12 +3,14 @@
 ::
 
     image (H, W, 1)
-      -> bottom encoder (stride 4) ---------------------------- enc_b (H/4)
-      -> top encoder (stride 2) -> 1x1 -> top quantizer ------- q_t   (H/8)
-    q_t -> top decoder (x2) ++ enc_b -> 1x1 -> bottom quantizer  q_b   (H/4)
-    upsample(q_t) ++ q_b -> decoder (x4) ---------------------- image (H, W, 1)
+      -> bottom encoder (stride s) ---------------------------- enc_b (H/s)
+      -> top encoder (stride 8/s) -> 1x1 -> top quantizer ----- q_t   (H/8)
+    q_t -> top decoder (x 8/s) ++ enc_b -> 1x1 -> bottom quant. q_b   (H/s)
+    upsample(q_t) ++ q_b -> decoder (x s) --------------------- image (H, W, 1)
 
-At 256x256 the top code map is 32x32 and the bottom one 64x64. The loss is the mean
+The bottom stride ``s`` is 4, as in the paper, or 2 for a bottom map twice as
+fine (sharper reconstructions of small images, four times the bottom codes). At
+256x256 the top code map is 32x32 and the bottom one 64x64 (s = 4). The loss is the mean
 squared reconstruction error plus the commitment losses of both quantizers; their
 codebooks follow exponential moving averages (see :class:`VectorQuantizer`).
 """
@@ -27,6 +29,10 @@ from oasisgen.nn.quantizer import VectorQuantizer
 from oasisgen.nn.seeds import LayerSeeds
 
 LEVELS = ("top", "bottom")
+TOP_STRIDE = 8
+"""How much coarser the top code map is than the image."""
+BOTTOM_STRIDES = (4, 2)
+"""The bottom code map's possible strides: the paper's 4, or 2 for finer detail."""
 
 
 class Forward(NamedTuple):
@@ -86,6 +92,9 @@ class VQVAE2(keras.Model):
         Weight of the commitment loss.
     decay : float, default=0.99
         Decay of the codebook moving averages.
+    bottom_stride : {4, 2}, default=4
+        How much coarser the bottom code map is than the image; the top map is
+        always 8 times coarser.
     restart_after : int, default=64
         Training steps a code may go unused before it is re-seeded.
     seed : int, optional
@@ -105,6 +114,10 @@ class VQVAE2(keras.Model):
     ((2, 4, 4), (2, 8, 8))
     >>> tuple(model.decode(top, bottom).shape)
     (2, 32, 32, 1)
+    >>> fine = VQVAE2(num_embeddings=16, embedding_dim=4, hidden_channels=8,
+    ...               n_res_blocks=1, n_res_channels=4, bottom_stride=2, seed=0)
+    >>> tuple(fine.encode(images)[1].shape)
+    (2, 16, 16)
     """
 
     def __init__(
@@ -116,10 +129,15 @@ class VQVAE2(keras.Model):
         n_res_channels: int = 32,
         commitment_cost: float = 0.25,
         decay: float = 0.99,
+        bottom_stride: int = 4,
         restart_after: int = 64,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if bottom_stride not in BOTTOM_STRIDES:
+            raise ValueError(
+                f"bottom_stride must be one of {BOTTOM_STRIDES}; got {bottom_stride!r}."
+            )
         super().__init__(**kwargs)
         self.num_embeddings = _pair(num_embeddings)
         self.embedding_dim = int(embedding_dim)
@@ -128,34 +146,38 @@ class VQVAE2(keras.Model):
         self.n_res_channels = int(n_res_channels)
         self.commitment_cost = float(commitment_cost)
         self.decay = float(decay)
+        self.bottom_stride = int(bottom_stride)
         self.restart_after = int(restart_after)
         self.seed = seed
 
         res = (self.n_res_blocks, self.n_res_channels)
         hidden, dim = self.hidden_channels, self.embedding_dim
         seeds = LayerSeeds(seed)
+        stride, top_stride = self.bottom_stride, TOP_STRIDE // self.bottom_stride
         self.bottom_encoder = encoder(
-            hidden, 4, *res, name="bottom_encoder", seed=seeds()
+            hidden, stride, *res, name="bottom_encoder", seed=seeds()
         )
-        self.top_encoder = encoder(hidden, 2, *res, name="top_encoder", seed=seeds())
+        self.top_encoder = encoder(
+            hidden, top_stride, *res, name="top_encoder", seed=seeds()
+        )
         self.top_projection = keras.layers.Conv2D(
             dim, 1, kernel_initializer=seeds.glorot(), name="top_projection"
         )
         self.top_decoder = decoder(
-            hidden, dim, 2, *res, name="top_decoder", seed=seeds()
+            hidden, dim, top_stride, *res, name="top_decoder", seed=seeds()
         )
         self.bottom_projection = keras.layers.Conv2D(
             dim, 1, kernel_initializer=seeds.glorot(), name="bottom_projection"
         )
         self.top_upsample = keras.layers.Conv2DTranspose(
             dim,
-            4,
-            strides=2,
+            2 * top_stride,
+            strides=top_stride,
             padding="same",
             kernel_initializer=seeds.glorot(),
             name="top_upsample",
         )
-        self.decoder = decoder(hidden, 1, 4, *res, name="decoder", seed=seeds())
+        self.decoder = decoder(hidden, 1, stride, *res, name="decoder", seed=seeds())
         quantizer_seeds = (None, None) if seed is None else (seed, seed + 1)
         self.top_quantizer, self.bottom_quantizer = (
             VectorQuantizer(
@@ -235,7 +257,7 @@ class VQVAE2(keras.Model):
         Returns
         -------
         top : int32 tensor of shape (n, H/8, W/8)
-        bottom : int32 tensor of shape (n, H/4, W/4)
+        bottom : int32 tensor of shape (n, H/s, W/s), s the ``bottom_stride``
         """
         forward = self._forward(images, training=False)
         return forward.top_codes, forward.bottom_codes
@@ -246,7 +268,7 @@ class VQVAE2(keras.Model):
         Parameters
         ----------
         top_codes : int tensor of shape (n, h, w)
-        bottom_codes : int tensor of shape (n, 2h, 2w)
+        bottom_codes : int tensor of shape (n, 8h/s, 8w/s), s the ``bottom_stride``
 
         Returns
         -------
@@ -333,6 +355,7 @@ class VQVAE2(keras.Model):
             n_res_channels=self.n_res_channels,
             commitment_cost=self.commitment_cost,
             decay=self.decay,
+            bottom_stride=self.bottom_stride,
             restart_after=self.restart_after,
             seed=self.seed,
         )

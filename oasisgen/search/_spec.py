@@ -39,7 +39,7 @@ _DERIVED = {
     "top_prior__num_embeddings": "the top codebook size of the VQ-VAE-2",
     "bottom_prior__num_embeddings": "the bottom codebook size of the VQ-VAE-2",
     "bottom_prior__condition_num_embeddings": "the top codebook size of the VQ-VAE-2",
-    "bottom_prior__condition_upsample": "the VQ-VAE-2 (always 2)",
+    "bottom_prior__condition_upsample": "the VQ-VAE-2 (8 / its bottom_stride)",
 }
 # every candidate would write into the same folder
 _SHARED_FOLDERS = ("checkpoint_dir",)

@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 import oasisgen
 from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator, parallel
 from oasisgen.parallel import connect, threads_per_worker, worker_environment
-from oasisgen.search import DataSpec, SearchSpec, make_search, run_search
+from oasisgen.search import DataSpec, SearchSpec, run_search
 
 from .conftest import TINY_PRIOR, TINY_VQVAE, make_slices
 
@@ -49,7 +49,7 @@ def test_the_plugin_set_the_threads_of_every_worker(client):
     )
 
 
-def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
+def test_a_grid_search_runs_on_dask_and_writes_the_best_model(client, tmp_path):
     # run_search fits GridSearchCV under joblib.parallel_config(backend="dask")
     spec = SearchSpec(
         "VQVAE2Estimator",
@@ -68,14 +68,11 @@ def test_a_grid_search_on_dask_scores_like_the_serial_one(client, tmp_path):
     images = spec.data.load()
     best = oasisgen.load(tmp_path / "out" / "best_model")
     assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
-
-    on_dask = search.cv_results_["mean_test_score"]
-    _, subjects = spec.data.load(return_subjects=True)
-    serial = make_search(spec).set_params(refit=False)  # folds by subject
-    serial = serial.fit(images, groups=subjects).cv_results_["mean_test_score"]
-    assert on_dask.shape == serial.shape == (2,)
-    assert np.all(np.isfinite(on_dask) & (on_dask > -1) & (on_dask <= 1))
-    np.testing.assert_allclose(on_dask, serial, rtol=0, atol=1e-5)
+    # The same scores as on loky workers: test_search_file.py; as serially:
+    # test_search.py.
+    scores = search.cv_results_["mean_test_score"]
+    assert scores.shape == (2,)
+    assert np.all(np.isfinite(scores) & (scores > -1) & (scores <= 1))
 
 
 @pytest.mark.slow
@@ -90,15 +87,15 @@ def test_a_generator_search_over_a_part_runs_on_dask(client):
         top_prior=PixelCNNPrior(**TINY_PRIOR),
         bottom_prior=PixelCNNPrior(**TINY_PRIOR),
     )
-    search = GridSearchCV(generator, {"top_prior__n_layers": [1, 2]}, cv=2)
+    search = GridSearchCV(generator, {"top_prior__n_layers": [2]}, cv=2)
     with distributed.get_task_stream(client) as tasks:
         with joblib.parallel_config(backend="dask"):
             search.fit(X)
-    assert len(tasks.data) >= 4  # the candidates' fits ran on the cluster
-    scores = search.cv_results_["mean_test_score"]
-    assert scores.shape == (2,) and np.all(np.isfinite(scores))
-    assert search.best_params_["top_prior__n_layers"] in (1, 2)
-    assert search.best_estimator_.sample(1, random_state=0).shape == (1, 16, 16, 1)
+    assert len(tasks.data) >= 2  # the folds' fits ran on the cluster
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    best = search.best_estimator_
+    assert best.top_prior_.n_layers == 2 and best.vqvae_ is vqvae.estimator
+    assert best.sample(1, random_state=0).shape == (1, 16, 16, 1)
 
 
 def test_a_scheduler_without_workers_is_an_error_not_a_wait(tmp_path):

@@ -45,6 +45,15 @@ def test_the_parts_are_fitted_and_wired_together(fitted):
     assert top.condition_num_embeddings_ is None
 
 
+def test_a_vqvae_with_a_finer_bottom_map_conditions_on_4x4_top_codes(images):
+    generator = make_generator(bottom_stride=2).fit(images[:8])
+    bottom = generator.bottom_prior_
+    assert bottom.grid_shape_ == generator.vqvae_.bottom_shape_ == (16, 16)
+    assert bottom.condition_upsample == 4
+    assert generator.sample(2, random_state=0).shape == (2, 32, 32, 1)
+    assert np.isfinite(generator.score(images[:2]))
+
+
 def test_sampling_is_repeatable_by_seed(fitted):
     first = fitted.sample(3, random_state=5)
     np.testing.assert_array_equal(first, fitted.sample(3, random_state=5))
@@ -129,14 +138,15 @@ def test_a_frozen_vqvae_that_cannot_serve_is_refused(vqvae, refit, error, match)
     ],
     ids=["top size", "bottom condition size", "upsampling"],
 )
-def test_prior_sizes_that_disagree_with_the_vqvae_are_an_error(part, params, match):
-    X = make_slices(12)
-    vqvae = VQVAE2Estimator(**TINY_VQVAE).fit(X)
-    generator = HierarchicalGenerator(
-        vqvae=vqvae, **{part: PixelCNNPrior(**TINY_PRIOR, **params)}
+def test_prior_sizes_that_disagree_with_the_vqvae_are_an_error(
+    part, params, match, fitted, images
+):
+    generator = clone(fitted).set_params(
+        vqvae=fitted.vqvae_, **{part: PixelCNNPrior(**TINY_PRIOR, **params)}
     )
     with pytest.raises(ValueError, match=match):
-        generator.fit(X)
+        generator.fit(images)
+    assert not hasattr(generator, "top_prior_")
     assert getattr(generator, part).get_params()[next(iter(params))] == next(
         iter(params.values())
     )  # the user's prior is left as given

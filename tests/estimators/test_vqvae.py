@@ -4,6 +4,7 @@ import tensorflow as tf
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+import oasisgen
 from oasisgen import VQVAE2Estimator
 from oasisgen.datasets import SliceDataset, load_sample
 
@@ -61,6 +62,25 @@ def test_a_pair_of_codebook_sizes_sets_each_level(slices):
     top, bottom = est.encode(slices)
     assert (est.n_top_codes_, est.n_bottom_codes_) == (8, 32)
     assert top.max() < 8 and bottom.max() < 32
+
+
+def test_a_bottom_stride_of_2_gives_a_bottom_map_twice_as_fine(slices, tmp_path):
+    est = VQVAE2Estimator(**TINY_VQVAE, bottom_stride=2).fit(slices)
+    top, bottom = est.encode(slices)
+    assert est.top_shape_ == top.shape[1:] == (2, 2)
+    assert est.bottom_shape_ == bottom.shape[1:] == (8, 8)
+    assert est.transform(slices).shape == (len(slices), 4 + 64)
+    assert est.decode(top, bottom).shape == slices.shape
+    loaded = oasisgen.load(est.save(tmp_path / "model"))
+    assert loaded.bottom_stride == 2 and loaded.bottom_shape_ == (8, 8)
+    np.testing.assert_array_equal(loaded.encode(slices)[1], bottom)
+
+
+def test_a_bottom_stride_other_than_4_or_2_is_refused_before_fitting(slices):
+    est = VQVAE2Estimator(**TINY_VQVAE, bottom_stride=8)
+    with pytest.raises(ValueError, match="'bottom_stride' parameter .* must be"):
+        est.fit(slices)
+    assert not hasattr(est, "model_")
 
 
 def test_training_on_the_bundled_sample_reaches_a_useful_ssim():

@@ -16,11 +16,14 @@ def make_images(n=4, height=32, width=32, seed=0):
 @pytest.mark.parametrize(
     ("height", "width"), [(16, 16), (32, 32), (32, 48)], ids=["16", "32", "32x48"]
 )
-def test_code_maps_are_one_eighth_and_one_quarter_of_the_image(height, width):
-    model = VQVAE2(num_embeddings=(8, 16), seed=0, **TINY)
+@pytest.mark.parametrize("bottom_stride", [4, 2])
+def test_code_maps_are_one_eighth_and_a_bottom_stride_of_the_image(
+    height, width, bottom_stride
+):
+    model = VQVAE2(num_embeddings=(8, 16), bottom_stride=bottom_stride, seed=0, **TINY)
     top, bottom = model.encode(make_images(2, height, width))
     assert top.shape == (2, height // 8, width // 8)
-    assert bottom.shape == (2, height // 4, width // 4)
+    assert bottom.shape == (2, height // bottom_stride, width // bottom_stride)
     assert int(tf.reduce_max(top)) < 8 and int(tf.reduce_max(bottom)) < 16
     assert model.decode(top, bottom).shape == (2, height, width, 1)
 
@@ -65,11 +68,17 @@ def test_training_steps_reduce_the_loss_and_track_every_figure():
     }
 
 
+@pytest.mark.parametrize("bottom_stride", [3, 8, 1])
+def test_a_bottom_stride_other_than_4_or_2_is_refused(bottom_stride):
+    with pytest.raises(ValueError, match=f"one of \\(4, 2\\); got {bottom_stride}"):
+        VQVAE2(bottom_stride=bottom_stride, **TINY)
+
+
 def test_get_config_holds_the_constructor_arguments():
-    model = VQVAE2(num_embeddings=(8, 16), seed=3, **TINY)
+    model = VQVAE2(num_embeddings=(8, 16), bottom_stride=2, seed=3, **TINY)
     config = model.get_config()
     again = VQVAE2.from_config(config)
-    assert again.num_embeddings == (8, 16)
+    assert again.num_embeddings == (8, 16) and again.bottom_stride == 2
     for name, value in TINY.items():
         assert config[name] == value
     assert config["seed"] == 3
