@@ -78,6 +78,23 @@ def test_three_codebook_sizes_are_refused(tmp_path):
         main(["train", "--out", str(tmp_path / "r"), "--num-embeddings", "1", "2", "3"])
 
 
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [
+        ("--checkpoint-every", "0", "at least 1; got '0'"),
+        ("--keep-checkpoints", "two", "at least 1; got 'two'"),
+        ("--bottom-stride", "8", "invalid choice: 8 (choose from 4, 2)"),
+    ],
+)
+def test_a_bad_option_value_is_refused_before_anything_runs(
+    tmp_path, capsys, option, value, expected
+):
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path / "r"), *TINY, option, value])
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_an_invalid_parameter_is_reported(tmp_path, capsys):
     argv = ["train", "--out", str(tmp_path / "r"), *TINY, "--learning-rate", "-1"]
     assert main(argv) == 2

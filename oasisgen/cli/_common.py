@@ -231,12 +231,47 @@ def prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
     return out
 
 
+def positive_int(text: str) -> int:
+    """Return ``text`` as an integer of at least 1, for an ``argparse`` type.
+
+    Parameters
+    ----------
+    text : str
+        The option's value as typed.
+
+    Returns
+    -------
+    value : int
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not a whole number of at least 1.
+
+    Examples
+    --------
+    >>> positive_int("5")
+    5
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of at least 1; got {text!r}"
+        )
+    return value
+
+
 def without_checkpoints(estimator: Any) -> None:
     """Drop the checkpoint settings of a finished model before it is saved.
 
     A later fit of the saved model then neither resumes nor writes into this run.
     """
-    estimator.set_params(warm_start=False, checkpoint_dir=None, keep_checkpoints=3)
+    estimator.set_params(
+        warm_start=False, checkpoint_dir=None, keep_checkpoints=3, checkpoint_every=1
+    )
 
 
 def load_splits(

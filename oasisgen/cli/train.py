@@ -28,6 +28,7 @@ from oasisgen.cli._common import (
     jsonable,
     load_splits,
     parse_as,
+    positive_int,
     prepare_run_dir,
     reconstruction_figures,
     without_checkpoints,
@@ -76,9 +77,17 @@ def add_parser(
     )
     train.add_argument(
         "--keep-checkpoints",
-        type=int,
+        type=positive_int,
         default=3,
         help="checkpoints kept per model (default: 3)",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="write a checkpoint after every N epochs and after the last "
+        "(default: 1); a hard kill loses up to N - 1 epochs",
     )
     train.add_argument(
         "--priors",
@@ -162,6 +171,7 @@ def _train_vqvae(
         warm_start=True,  # resume from the checkpoints, if there are any
         checkpoint_dir=out / CHECKPOINT_DIR / "vqvae",
         keep_checkpoints=args.keep_checkpoints,
+        checkpoint_every=args.checkpoint_every,
     )
     print(f"oasisgen: training on {describe(splits['train'])} from {args.data!r}")
     started = time.perf_counter()

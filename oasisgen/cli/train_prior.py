@@ -106,7 +106,7 @@ def fit_priors(
     args : argparse.Namespace
         Parsed arguments with the ``--prior-*`` options, ``--sample-temperature``,
         ``--eval-samples``, ``--seed`` and ``--quiet`` (and
-        ``--keep-checkpoints``, if any).
+        ``--keep-checkpoints`` and ``--checkpoint-every``, if any).
     checkpoints : Path, optional
         Checkpoint the priors into ``top_prior/`` and ``bottom_prior/`` here, and
         resume from what is there; no checkpoints if None.
@@ -140,6 +140,7 @@ def fit_priors(
             warm_start=checkpoints is not None,
             checkpoint_dir=None if checkpoints is None else checkpoints / level,
             keep_checkpoints=getattr(args, "keep_checkpoints", 3),
+            checkpoint_every=getattr(args, "checkpoint_every", 1),
         )
 
     n_copies = getattr(args, "prior_augment", 0)

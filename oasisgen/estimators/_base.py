@@ -132,6 +132,7 @@ TRAINING_CONSTRAINTS: dict[str, list[Any]] = {
     "distribute": [None, StrOptions(set(DISTRIBUTE_OPTIONS))],
     "checkpoint_dir": [None, str, os.PathLike],
     "keep_checkpoints": [None, Interval(Integral, 1, None, closed="left")],
+    "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
     "callbacks": [None, list],
 }
 """Constraints of the training parameters every Keras-backed estimator shares."""
@@ -143,6 +144,7 @@ RESUMABLE_CHANGES = frozenset(
         "warm_start",
         "checkpoint_dir",
         "keep_checkpoints",
+        "checkpoint_every",
         "jit_compile",
         "distribute",
         "early_stopping",

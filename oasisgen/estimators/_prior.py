@@ -104,6 +104,12 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         See :class:`VQVAE2Estimator` for the details.
     keep_checkpoints : int or None, default=3
         How many of the newest checkpoints to keep; None keeps them all.
+    checkpoint_every : int, default=1
+        Write a checkpoint after every this many epochs (numbered over the whole
+        run) and after the last one; an interruption by SIGINT or SIGTERM still
+        writes one at once. Larger values save the time of the writes (0.1 to
+        0.3 s each for the demo's models) at the price of up to
+        ``checkpoint_every - 1`` epochs lost to a hard kill.
     callbacks : list of keras.callbacks.Callback, optional
         Keras callbacks run beside the estimator's own, such as
         ``keras.callbacks.CSVLogger`` or ``keras.callbacks.TensorBoard``. They see
@@ -189,6 +195,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         distribute: str | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         keep_checkpoints: int | None = 3,
+        checkpoint_every: int = 1,
         callbacks: list[keras.callbacks.Callback] | None = None,
     ) -> None:
         self.num_embeddings = num_embeddings
@@ -214,6 +221,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.distribute = distribute
         self.checkpoint_dir = checkpoint_dir
         self.keep_checkpoints = keep_checkpoints
+        self.checkpoint_every = checkpoint_every
         self.callbacks = callbacks
 
     def __sklearn_tags__(self) -> Any:

@@ -242,8 +242,8 @@ class TrainingLoopMixin:
     """The epoch loop of the Keras-backed estimators.
 
     Expects ``model_``, ``history_``, the training parameters (``early_stopping``,
-    ``n_iter_no_change``, ``verbose``, ``checkpoint_dir``, ``warm_start``,
-    ``epochs``, ``callbacks``) and ``_checkpoint(state)`` (see
+    ``n_iter_no_change``, ``verbose``, ``checkpoint_dir``, ``checkpoint_every``,
+    ``warm_start``, ``epochs``, ``callbacks``) and ``_checkpoint(state)`` (see
     :class:`KerasEstimatorMixin`).
     An interrupted fit keeps its state in ``_interrupted_state``, so that a warm
     fit of the same estimator goes on exactly where it stopped.
@@ -272,8 +272,10 @@ class TrainingLoopMixin:
         ``train_for(epoch)`` gives the training batches of an epoch (numbered from
         0 over the whole run), so that a resumed run shuffles as an uninterrupted
         one. After each epoch, ``history_`` grows and, with ``checkpoint_dir``, a
-        checkpoint is written. SIGINT and SIGTERM stop training at the end of the
-        current batch, write a checkpoint and raise :class:`TrainingInterrupted`.
+        checkpoint is written after every ``checkpoint_every``-th epoch (numbered
+        over the run) and after the last one, however the run ends. SIGINT and
+        SIGTERM stop training at the end of the current batch, write a checkpoint
+        and raise :class:`TrainingInterrupted`.
         A NaN or inf loss restores the last complete epoch and raises
         FloatingPointError. The user's ``callbacks`` see the run as one Keras fit
         (:class:`~oasisgen.nn.callbacks.RunCallbacks`), ending in ``on_train_end``
@@ -300,6 +302,7 @@ class TrainingLoopMixin:
         users = RunCallbacks(self.callbacks_, self.model_, start + epochs)
         users.begin()
         logs: dict[str, float] | None = None
+        unsaved: TrainingState | None = None  # the last epoch's, if not written
         with stop_on_signals(request), _ending(users, lambda: logs):
             for epoch in range(start, start + epochs):
                 if stopper is not None and stopper.stopped:
@@ -326,11 +329,18 @@ class TrainingLoopMixin:
                 if stopper is not None:
                     stopper.update(epoch, logs, self.model_)
                 state = self._state(epoch + 1, seed, stopper, None)
-                path = self._checkpoint(state)
-                if request.requested:
+                last = epoch + 1 == start + epochs
+                path = unsaved = None
+                if last or (epoch + 1) % self.checkpoint_every == 0:
+                    path = self._checkpoint(state)
+                else:
+                    unsaved = state
+                if request.requested:  # writes the state if it is not yet
                     raise self._interrupted(request.requested, state, path)
                 if self.model_.stop_training:  # asked by one of the user's callbacks
                     break
+            if unsaved is not None:  # stopped early: the last epoch is kept too
+                self._checkpoint(unsaved)
         if stopper is not None:
             stopper.restore_best(self.model_)
 

@@ -1,9 +1,10 @@
-"""Checkpoints after every epoch, resuming from them, and stopping on signals."""
+"""Checkpoints after every (n-th) epoch, resuming from them, and stopping on signals."""
 
 import itertools
 import json
 import signal
 
+import keras
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -61,6 +62,37 @@ def test_every_epoch_writes_a_checkpoint_and_the_newest_are_kept(
     assert (state["epochs"], state["batches"], state["seed"]) == (2, 0, 0)
     earlier = oasisgen.load(tmp_path / "epoch-0002")  # a checkpoint is a saved model
     assert earlier.history_["loss"] == est.history_["loss"][:2]
+
+
+def test_checkpoint_every_writes_every_nth_epoch_and_the_last(tmp_path, uninterrupted):
+    params = {**PARAMS, "checkpoint_dir": tmp_path, "keep_checkpoints": None}
+    params.update(checkpoint_every=2, warm_start=True)
+    est = VQVAE2Estimator(**params).fit(images())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0002", "epoch-0003"]
+    assert_same_fit(est, uninterrupted)
+    VQVAE2Estimator(**{**params, "epochs": 6}).fit(images())  # resumes after 3
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["epoch-0002", "epoch-0003", "epoch-0004", "epoch-0006"]
+
+
+class StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
+@pytest.mark.parametrize("how", ["callback", "sigterm"])
+def test_a_run_that_ends_early_still_checkpoints_its_last_epoch(
+    tmp_path, monkeypatch, how
+):
+    params = {**PARAMS, "checkpoint_dir": tmp_path, "checkpoint_every": 5}
+    if how == "callback":
+        VQVAE2Estimator(**params, callbacks=[StopAfterFirstEpoch()]).fit(images())
+    else:
+        send_signal_after(monkeypatch, 2, signal.SIGTERM)  # the end of epoch 1
+        with pytest.raises(TrainingInterrupted) as interrupted:
+            VQVAE2Estimator(**params).fit(images())
+        assert interrupted.value.checkpoint == tmp_path / "epoch-0001"
+    assert [p.name for p in tmp_path.iterdir()] == ["epoch-0001"]
 
 
 def test_resuming_skips_a_torn_checkpoint_and_gives_the_uninterrupted_fit(
@@ -188,7 +220,10 @@ def test_partial_fit_checkpoints_and_the_estimator_still_saves(tmp_path):
         oasisgen.load(path)
 
 
+@pytest.mark.parametrize("name", ["keep_checkpoints", "checkpoint_every"])
 @pytest.mark.parametrize("value", [0, 1.5, "3"], ids=["zero", "float", "str"])
-def test_invalid_keep_checkpoints_is_named(value):
-    with pytest.raises(ValueError, match="'keep_checkpoints' parameter"):
-        VQVAE2Estimator(**TINY_VQVAE, keep_checkpoints=value).fit(images())
+def test_invalid_checkpoint_settings_are_named(name, value):
+    est = VQVAE2Estimator(**TINY_VQVAE, **{name: value})
+    with pytest.raises(ValueError, match=f"'{name}' parameter"):
+        est.fit(images())
+    assert not hasattr(est, "model_")
