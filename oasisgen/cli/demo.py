@@ -82,15 +82,12 @@ def add_parser(
     return demo
 
 
-def _levels_figure(out: Path, temperature: list[float]) -> None:
+def _levels_figure(generator: Any, out: Path, temperature: list[float]) -> None:
     """Draw four slices at each of three levels into ``samples_levels.png``."""
     import numpy as np
 
-    import oasisgen
-    from oasisgen.cli._common import GENERATOR_DIR
     from oasisgen.plotting import plot_image_grid
 
-    generator = oasisgen.load(out / GENERATOR_DIR)
     levels = (0.2, 0.5, 0.8)
     images = np.concatenate(
         [
@@ -139,6 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metrics = train.run(parse_as(train.add_parser, argv))
     temperature = list(map(str, DEMO["sample_temperature"]))
     sample_argv = ["sample", str(args.out), "-n", "8", "--temperature", *temperature]
-    sample.run(parse_as(sample.add_parser, sample_argv))
-    _levels_figure(args.out, DEMO["sample_temperature"])
+    generator = sample.load_generator(args.out)
+    sample.run(parse_as(sample.add_parser, sample_argv), generator)
+    _levels_figure(generator, args.out, DEMO["sample_temperature"])
     return metrics

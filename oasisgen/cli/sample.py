@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,13 +55,41 @@ def add_parser(
     return sample
 
 
-def run(args: argparse.Namespace) -> np.ndarray:
+def load_generator(run_dir: Path) -> Any:
+    """Return the generator of a run, or say how to train one.
+
+    Parameters
+    ----------
+    run_dir : Path
+        A run directory of ``oasisgen train``.
+
+    Returns
+    -------
+    generator : HierarchicalGenerator
+
+    Raises
+    ------
+    FileNotFoundError
+        If the run has no trained priors.
+    """
+    folder = run_dir / GENERATOR_DIR
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"{str(run_dir)!r} has no trained priors ({GENERATOR_DIR}/); run "
+            f"oasisgen train-prior {run_dir} first."
+        )
+    return oasisgen.load(folder)
+
+
+def run(args: argparse.Namespace, generator: Any = None) -> np.ndarray:
     """Generate slices with a run's generator; write a PNG grid (and a .npy).
 
     Parameters
     ----------
     args : argparse.Namespace
         Parsed ``oasisgen sample`` arguments.
+    generator : HierarchicalGenerator, optional
+        The run's generator, if it is loaded already; read from the run otherwise.
 
     Returns
     -------
@@ -69,13 +98,8 @@ def run(args: argparse.Namespace) -> np.ndarray:
     """
     from oasisgen.plotting import plot_image_grid
 
-    folder = args.run_dir / GENERATOR_DIR
-    if not folder.exists():
-        raise FileNotFoundError(
-            f"{str(args.run_dir)!r} has no trained priors ({GENERATOR_DIR}/); run "
-            f"oasisgen train-prior {args.run_dir} first."
-        )
-    generator = oasisgen.load(folder)
+    if generator is None:
+        generator = load_generator(args.run_dir)
     started = time.perf_counter()
     images = generator.sample(
         args.n_samples,
