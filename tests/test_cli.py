@@ -139,7 +139,7 @@ def test_train_prior_then_sample(tmp_path):
 def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--epochs", "1", "--prior-epochs", "1"]
-    argv += ["--image-size", "32"]  # the demo's steps at a quarter of the pixels
+    argv += ["--image-size", "16"]  # the demo's steps on the smallest slices
     assert main([*argv, "--eval-samples", "16", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
