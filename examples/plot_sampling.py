@@ -27,7 +27,8 @@ PRIOR_EPOCHS = 1 if FAST else 30
 # Three models in one estimator
 # -----------------------------
 # ``fit`` trains the VQ-VAE-2 first, encodes the slices, fits the top prior on the
-# 8 x 8 top maps, then the bottom prior on the 16 x 16 bottom maps conditioned on
+# 8 x 8 top maps, then the bottom prior on the 16 x 16 bottom maps (of 64 x 64
+# slices; ``bottom_stride=2`` would make them 32 x 32) conditioned on
 # the top maps. The bottom prior's codebook sizes and conditioning are set from the
 # VQ-VAE-2, so one :class:`~oasisgen.PixelCNNPrior` can serve as the template of
 # both.

@@ -339,8 +339,9 @@ def plot_code_maps(
     ----------
     top : array-like of int of shape (n_samples, height / 8, width / 8)
         Top-level codes, as returned first by ``VQVAE2Estimator.encode``.
-    bottom : array-like of int of shape (n_samples, height / 4, width / 4)
-        Bottom-level codes, as returned second by ``VQVAE2Estimator.encode``.
+    bottom : array-like of int of shape (n_samples, height / s, width / s)
+        Bottom-level codes, as returned second by ``VQVAE2Estimator.encode``
+        (s is its ``bottom_stride``, 4 by default).
     n_images : int, default=4
         How many images to show (the first ones).
     images : ndarray of shape (n_samples, height, width[, 1]), optional
@@ -411,8 +412,9 @@ def plot_codebook_usage(
     ----------
     top : array-like of int of shape (n_samples, height / 8, width / 8)
         Top-level codes, in ``[0, n_top_codes)``.
-    bottom : array-like of int of shape (n_samples, height / 4, width / 4)
-        Bottom-level codes, in ``[0, n_bottom_codes)``.
+    bottom : array-like of int of shape (n_samples, height / s, width / s)
+        Bottom-level codes, in ``[0, n_bottom_codes)``; s is the VQ-VAE-2's
+        ``bottom_stride``, 4 by default.
     n_top_codes, n_bottom_codes : int
         Codebook sizes, such as ``VQVAE2Estimator.n_top_codes_`` and
         ``n_bottom_codes_``.

@@ -1,7 +1,8 @@
 """``oasisgen train``: train a VQ-VAE-2 into a run directory, or resume one.
 
 The options go to ``RUN_DIR/args.json`` before training starts, and the training
-state to ``RUN_DIR/checkpoints/`` after every epoch, so that ``--resume RUN_DIR``
+state to ``RUN_DIR/checkpoints/`` after every epoch (every ``--checkpoint-every``
+epochs), so that ``--resume RUN_DIR``
 can finish an interrupted run with the options it was started with.
 """
 
@@ -109,8 +110,9 @@ def add_parser(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train a VQ-VAE-2 and write model, history, metrics and a figure to ``--out``.
 
-    The arguments go to ``RUN_DIR/args.json`` first, and every epoch to a
-    checkpoint in ``RUN_DIR/checkpoints/``, so that ``--resume RUN_DIR`` can go on
+    The arguments go to ``RUN_DIR/args.json`` first, and every epoch (every
+    ``--checkpoint-every`` epochs) to a checkpoint in ``RUN_DIR/checkpoints/``,
+    so that ``--resume RUN_DIR`` can go on
     after an interruption with the same arguments.
 
     Parameters

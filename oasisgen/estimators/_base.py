@@ -439,13 +439,18 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         return restored, state
 
     def _check_same_params(self, saved: dict[str, Any], path: Path) -> None:
-        """Refuse to resume a checkpoint made with other model parameters."""
+        """Refuse to resume a checkpoint made with other model parameters.
+
+        A parameter the checkpoint does not record (it is older than the
+        parameter) was at its default when the checkpoint was made.
+        """
         mine = json.loads(json.dumps(saved_params(self), default=to_json))
+        defaults = saved_params(type(self)())
+        saved = {**json.loads(json.dumps(defaults, default=to_json)), **saved}
         different = [
             name
             for name, value in mine.items()
             if name not in RESUMABLE_CHANGES
-            and name in saved
             and saved[name] != value
             and not (name == "random_state" and not isinstance(value, int | None))
         ]

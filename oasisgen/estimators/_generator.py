@@ -655,7 +655,7 @@ def _prior_for(prior: PixelCNNPrior | None, name: str, **sizes: int) -> PixelCNN
         raise ValueError(
             f"HierarchicalGenerator.fit: {name} has {given}, but the VQ-VAE-2 needs "
             f"{needed}. Leave them unset (the generator sets them) or make them "
-            "agree with the VQ-VAE-2's num_embeddings."
+            "agree with the VQ-VAE-2's num_embeddings and bottom_stride."
         )
     return prior.set_params(**sizes)
 

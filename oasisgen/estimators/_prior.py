@@ -59,7 +59,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         Size of the codebook of the condition. ``None`` takes ``condition.max() +
         1`` when ``fit`` gets a condition.
     condition_upsample : int, default=2
-        Ratio of the code grid to the condition grid (2 for VQ-VAE-2 bottom/top).
+        Ratio of the code grid to the condition grid (VQ-VAE-2 bottom/top: 2, or
+        4 with ``bottom_stride=2``).
     condition_channels : int, default=64
         Channels of the conditioning network.
     mirror_context : bool, default=False
@@ -106,10 +107,12 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         How many of the newest checkpoints to keep; None keeps them all.
     checkpoint_every : int, default=1
         Write a checkpoint after every this many epochs (numbered over the whole
-        run) and after the last one; an interruption by SIGINT or SIGTERM still
-        writes one at once. Larger values save the time of the writes (0.1 to
-        0.3 s each for the demo's models) at the price of up to
-        ``checkpoint_every - 1`` epochs lost to a hard kill.
+        run) and after the last one, also when early stopping or a callback ends
+        the fit; an interruption by SIGINT or SIGTERM still writes one at once.
+        Larger values save the time of the writes (0.1 to 0.3 s each for the
+        demo's models) at the price of up to ``checkpoint_every - 1`` epochs
+        lost to a hard kill or to an error (a NaN loss) that ends the fit.
+        ``partial_fit`` trains one epoch and always writes it.
     callbacks : list of keras.callbacks.Callback, optional
         Keras callbacks run beside the estimator's own, such as
         ``keras.callbacks.CSVLogger`` or ``keras.callbacks.TensorBoard``. They see

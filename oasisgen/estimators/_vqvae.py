@@ -33,7 +33,8 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     """Two-level VQ-VAE-2 for grayscale slices, as a scikit-learn transformer.
 
     The model (Razavi et al. 2019) encodes an image of H x W pixels into a top map of
-    H/8 x W/8 codes and a bottom map of H/4 x W/4 codes and decodes them back.
+    H/8 x W/8 codes and a bottom map of H/4 x W/4 codes (H/2 x W/2 with
+    ``bottom_stride=2``) and decodes them back.
     ``transform`` returns both maps flattened side by side, so the estimator composes
     in a :class:`~sklearn.pipeline.Pipeline`; ``score`` is the mean SSIM of the
     reconstructions (higher is better), so ``GridSearchCV`` needs no scorer.
@@ -105,10 +106,12 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         How many of the newest checkpoints to keep; None keeps them all.
     checkpoint_every : int, default=1
         Write a checkpoint after every this many epochs (numbered over the whole
-        run) and after the last one; an interruption by SIGINT or SIGTERM still
-        writes one at once. Larger values save the time of the writes (0.1 to
-        0.3 s each for the demo's models) at the price of up to
-        ``checkpoint_every - 1`` epochs lost to a hard kill.
+        run) and after the last one, also when early stopping or a callback ends
+        the fit; an interruption by SIGINT or SIGTERM still writes one at once.
+        Larger values save the time of the writes (0.1 to 0.3 s each for the
+        demo's models) at the price of up to ``checkpoint_every - 1`` epochs
+        lost to a hard kill or to an error (a NaN loss) that ends the fit.
+        ``partial_fit`` trains one epoch and always writes it.
     callbacks : list of keras.callbacks.Callback, optional
         Keras callbacks run beside the estimator's own, such as
         ``keras.callbacks.CSVLogger`` or ``keras.callbacks.TensorBoard``. They see

@@ -151,6 +151,19 @@ def test_a_checkpoint_dir_is_resumed_only_by_the_same_fit(tmp_path):
         VQVAE2Estimator(**params).fit(make_slices(8, size=32))
 
 
+def test_a_checkpoint_older_than_a_parameter_resumes_only_at_its_default(tmp_path):
+    params = {**TINY_VQVAE, "checkpoint_dir": tmp_path, "warm_start": True}
+    VQVAE2Estimator(**params).fit(images())
+    manifest = tmp_path / "epoch-0001" / "estimator.json"
+    saved = json.loads(manifest.read_text())
+    del saved["params"]["bottom_stride"]  # written before bottom_stride existed
+    manifest.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"bottom_stride=4 \(now 2\)"):
+        VQVAE2Estimator(**{**params, "bottom_stride": 2, "epochs": 2}).fit(images())
+    resumed = VQVAE2Estimator(**{**params, "epochs": 2}).fit(images())
+    assert len(resumed.history_["loss"]) == 2 and resumed.bottom_shape_ == (4, 4)
+
+
 def test_sigterm_stops_after_the_batch_and_saves_a_resumable_checkpoint(
     tmp_path, monkeypatch, uninterrupted
 ):
