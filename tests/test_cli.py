@@ -112,9 +112,8 @@ def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
     assert "oasisgen train-prior" in capsys.readouterr().err
 
 
-def test_train_prior_then_sample(tmp_path):
-    out = tmp_path / "run"
-    assert main(["train", "--out", str(out), *TINY]) == 0
+def test_train_prior_then_sample(run_dir, tmp_path):
+    out = shutil.copytree(run_dir, tmp_path / "run")  # train-prior writes into it
     mirror = ["--prior-mirror-context", "bottom"]
     assert main(["train-prior", str(out), *PRIORS, *mirror, "--quiet"]) == 0
     generator = oasisgen.load(out / "generator")

@@ -108,10 +108,11 @@ class HierarchicalGenerator(BaseEstimator):
     >>> gen.sample(2, random_state=0).shape
     (2, 32, 32, 1)
 
-    Fitted on slices with their positions, it draws slices at a given level:
+    Fitted on slices with their positions (here with the VQ-VAE-2 fitted above),
+    it draws slices at a given level:
 
     >>> X, positions = load_sample("train", image_size=32, return_positions=True)
-    >>> gen = gen.fit(X[:32], positions[:32])
+    >>> gen = gen.set_params(vqvae=gen.vqvae_).fit(X[:32], positions[:32])
     >>> gen.sample(2, slice_position=0.5, random_state=0).shape
     (2, 32, 32, 1)
     """

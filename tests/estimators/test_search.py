@@ -40,7 +40,7 @@ def test_grid_search_in_a_pipeline_after_our_preprocessing():
     search = GridSearchCV(
         pipeline,
         {"vqvae2estimator__num_embeddings": [8, 16], "resize__image_size": [16]},
-        cv=3,
+        cv=2,
     )
     search.fit(X)
     assert search.best_estimator_.transform(X).shape == (12, 20)
