@@ -134,38 +134,49 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     np.testing.assert_array_equal(np.load(again), images)
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The demo on the smallest slices: a run with priors and held-out slices."""
-    out = tmp_path_factory.mktemp("runs") / "demo"
+@pytest.mark.slow
+def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
+    out = tmp_path / "demo"
     argv = ["demo", "--out", str(out), "--epochs", "1", "--prior-epochs", "1"]
     argv += ["--image-size", "16"]  # the demo's steps on the smallest slices
     assert main([*argv, "--eval-samples", "16", "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["data"] == "sample"
+    written = {p.name for p in out.iterdir()}
+    assert {"model", "generator", "samples.png", "samples_levels.png"} <= written
+    assert "samples_nearest.png" in written
+    quality = metrics["sample_quality"]
+    assert quality["n_samples"] == 16 and quality["sampled_at_real_positions"]
+    assert 0 <= quality["two_sample_accuracy_real"] <= 1
+
+
+@pytest.fixture(scope="module")
+def run_with_heldout(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "heldout"
+    argv = ["train", "--out", str(out), *TINY, "--priors", *PRIORS]
+    extra = ["--heldout-fraction", "0.25", "--prior-augment", "1", "--eval-samples"]
+    assert main([*argv, *extra, "12"]) == 0
     return out
 
 
-def test_demo_trains_the_model_and_priors_and_samples(demo_run):
-    metrics = json.loads((demo_run / "metrics.json").read_text())
-    assert metrics["epochs"] == 1 and metrics["data"] == "sample"
-    written = {p.name for p in demo_run.iterdir()}
-    assert {"model", "generator", "samples.png", "samples_levels.png"} <= written
-    assert (demo_run / "samples_nearest.png").stat().st_size > 1000
+def test_a_heldout_run_measures_its_samples(run_with_heldout):
+    metrics = json.loads((run_with_heldout / "metrics.json").read_text())
     quality = metrics["sample_quality"]
-    assert quality["n_samples"] == 16 and quality["sampled_at_real_positions"]
-    assert quality["n_real"] == 23  # a fifth of each training person's slices
-    assert metrics["n_train"] == 116 - 23
-    assert 0 <= quality["two_sample_accuracy_real"] <= 1
+    assert quality["n_samples"] == 12
+    assert quality["n_real"] == 16 + 14  # a quarter of each person's slices
+    assert metrics["n_train"] == 116 - 30
+    assert (run_with_heldout / "samples_nearest.png").stat().st_size > 1000
     assert "nearest_index" not in quality
 
 
-def test_evaluate_samples_again_gives_the_same_figures(demo_run, capsys):
+def test_evaluate_samples_again_gives_the_same_figures(run_with_heldout, capsys):
     from oasisgen.cli import evaluate
     from oasisgen.cli._common import parse_as
 
-    argv = ["evaluate", str(demo_run), "--samples", "--eval-samples", "16"]
+    argv = ["evaluate", str(run_with_heldout), "--samples", "--eval-samples", "12"]
     figures = evaluate.run(parse_as(evaluate.add_parser, argv))
     assert "two-sample accuracy" in capsys.readouterr().out
-    saved = json.loads((demo_run / "metrics.json").read_text())
+    saved = json.loads((run_with_heldout / "metrics.json").read_text())
     again, before = figures["sample_quality"], saved["sample_quality"]
     assert again.keys() == before.keys()
     for name, value in again.items():
@@ -175,17 +186,19 @@ def test_evaluate_samples_again_gives_the_same_figures(demo_run, capsys):
             assert value == before[name], name
 
 
-def test_evaluate_samples_at_the_run_temperature_unless_told(demo_run, tmp_path):
+def test_evaluate_samples_at_the_run_temperature_unless_told(
+    run_with_heldout, tmp_path
+):
     from oasisgen.cli import evaluate
     from oasisgen.cli._common import parse_as
 
     run = tmp_path / "run"
-    shutil.copytree(demo_run, run)
+    shutil.copytree(run_with_heldout, run)
     saved = json.loads((run / "args.json").read_text())
     (run / "args.json").write_text(
         json.dumps({**saved, "sample_temperature": [0.7, 0.9]})
     )
-    argv = ["evaluate", str(run), "--samples", "--eval-samples", "16"]
+    argv = ["evaluate", str(run), "--samples", "--eval-samples", "12"]
     figures = evaluate.run(parse_as(evaluate.add_parser, argv))
     assert figures["sample_quality"]["temperature"] == [0.7, 0.9]
     told = evaluate.run(
@@ -199,11 +212,11 @@ def test_evaluate_samples_needs_heldout_slices(run_dir, capsys):
     assert "--heldout-fraction" in capsys.readouterr().err
 
 
-def test_sample_at_a_slice_position(demo_run, tmp_path):
+def test_sample_at_a_slice_position(run_with_heldout, tmp_path):
     npy = tmp_path / "low.npy"
-    argv = ["sample", str(demo_run), "-n", "2", "--slice-position", "0.2"]
+    argv = ["sample", str(run_with_heldout), "-n", "2", "--slice-position", "0.2"]
     assert main([*argv, "--npy", str(npy), "--out", str(tmp_path / "low.png")]) == 0
-    assert np.load(npy).shape == (2, 16, 16, 1)
+    assert np.load(npy).shape == (2, 32, 32, 1)
     assert main([*argv[:-1], "1.5", "--out", str(tmp_path / "bad.png")]) != 0
 
 
