@@ -6,9 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The suite runs its test files on two worker processes (pytest-xdist), a file per
 # worker so module-scoped fixtures are built once, and lists its 15 slowest tests:
-# 15.1 minutes on 2 cores (`time make test`, 2026-12-02 03:13 UTC, nothing else
-# running), at the 15-minute budget. CI runs all of it; `make test-quick` leaves
-# out the tests marked slow (each 40 s or more): 12.6 minutes, measured after.
+# 14.6 minutes on 2 cores (`time make test`, 2026-12-02 05:57 UTC, nothing else
+# running; 14.0 at 05:20), under the 15-minute budget. CI runs all of it; `make
+# test-quick` leaves out the tests marked slow (each 40 s or more).
 # PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
