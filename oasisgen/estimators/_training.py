@@ -273,7 +273,8 @@ class TrainingLoopMixin:
         0 over the whole run), so that a resumed run shuffles as an uninterrupted
         one. After each epoch, ``history_`` grows and, with ``checkpoint_dir``, a
         checkpoint is written after every ``checkpoint_every``-th epoch (numbered
-        over the run) and after the last one, however the run ends. SIGINT and
+        over the run) and after the last one, also when early stopping or a
+        callback ends the run (not when an error does). SIGINT and
         SIGTERM stop training at the end of the current batch, write a checkpoint
         and raise :class:`TrainingInterrupted`.
         A NaN or inf loss restores the last complete epoch and raises
