@@ -57,7 +57,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--jit-compile", action="store_true")
-    parser.add_argument("--random-state", type=int, default=0)
+    # --seed, as in the oasisgen commands; --random-state still works, with a note
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-state", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
         "--clock",
         choices=["wall", "cpu"],
@@ -80,6 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
+    if args.random_state is not None:
+        print(
+            "train_budget.py: --random-state is now --seed, as in oasisgen's commands"
+        )
+        args.seed = args.random_state
     if len(args.num_embeddings) not in (1, 2):
         parser.error("--num-embeddings takes one size or two (top bottom)")
     return args
@@ -101,7 +108,7 @@ def make_estimator(args: argparse.Namespace) -> VQVAE2Estimator:
         epochs=1,
         warm_start=True,
         jit_compile=args.jit_compile,
-        random_state=args.random_state,
+        random_state=args.seed,
     )
 
 
