@@ -106,13 +106,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     keep_checkpoints : int or None, default=3
         How many of the newest checkpoints to keep; None keeps them all.
     checkpoint_every : int, default=1
-        Write a checkpoint after every this many epochs (numbered over the whole
-        run) and after the last one, also when early stopping or a callback ends
-        the fit; an interruption by SIGINT or SIGTERM still writes one at once.
-        Larger values save the time of the writes (0.1 to 0.3 s each for the
-        demo's models) at the price of up to ``checkpoint_every - 1`` epochs
-        lost to a hard kill or to an error (a NaN loss) that ends the fit.
-        ``partial_fit`` trains one epoch and always writes it.
+        Write a checkpoint after every this many epochs and after the last one.
+        See :class:`VQVAE2Estimator` for the details.
     callbacks : list of keras.callbacks.Callback, optional
         Keras callbacks run beside the estimator's own, such as
         ``keras.callbacks.CSVLogger`` or ``keras.callbacks.TensorBoard``. They see
