@@ -95,6 +95,13 @@ def test_a_bad_option_value_is_refused_before_anything_runs(
     assert not (tmp_path / "r").exists()
 
 
+def test_the_commands_offer_the_models_bottom_strides():
+    from oasisgen.cli._common import BOTTOM_STRIDES
+    from oasisgen.nn.vqvae2 import BOTTOM_STRIDES as MODEL_STRIDES
+
+    assert BOTTOM_STRIDES == MODEL_STRIDES
+
+
 def test_an_invalid_parameter_is_reported(tmp_path, capsys):
     argv = ["train", "--out", str(tmp_path / "r"), *TINY, "--learning-rate", "-1"]
     assert main(argv) == 2

@@ -24,6 +24,9 @@ MODEL_DIR = "model"
 GENERATOR_DIR = "generator"
 CHECKPOINT_DIR = "checkpoints"
 ARGS_FILE = "args.json"
+# oasisgen.nn.vqvae2.BOTTOM_STRIDES, which the commands cannot import without
+# starting TensorFlow before a multi-worker strategy (tests/test_cli.py checks them)
+BOTTOM_STRIDES = (4, 2)
 
 
 def parse_as(
@@ -128,8 +131,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bottom-stride",
         type=int,
-        choices=(4, 2),
-        default=4,
+        choices=BOTTOM_STRIDES,
+        default=BOTTOM_STRIDES[0],
         help="bottom code map 4 (default) or 2 times coarser than the slices; 2 "
         "reconstructs small slices far more sharply",
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from oasisgen.cli import sample, train
-from oasisgen.cli._common import parse_as, temperature_option
+from oasisgen.cli._common import BOTTOM_STRIDES, parse_as, temperature_option
 
 NAME = "demo"
 
@@ -78,7 +78,7 @@ def add_parser(
     demo.add_argument(
         "--bottom-stride",
         type=int,
-        choices=(4, 2),
+        choices=BOTTOM_STRIDES,
         default=DEMO["bottom_stride"],
         help="2: a bottom code map twice as fine, sharper slices, priors that "
         "train about three times longer (default: 4)",
