@@ -136,6 +136,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="bottom code map 4 (default) or 2 times coarser than the slices; 2 "
         "reconstructs small slices far more sharply",
     )
+    parser.add_argument(
+        "--top-reconstruction-weight",
+        type=float,
+        default=0.0,
+        help="weight of the error of a coarse image read from the top codes alone, "
+        "so that they hold the slice's layout (default: 0, the paper's loss)",
+    )
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--validation-fraction", type=float, default=0.0)
@@ -164,6 +171,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "commitment_cost": args.commitment_cost,
         "decay": args.decay,
         "bottom_stride": args.bottom_stride,
+        "top_reconstruction_weight": args.top_reconstruction_weight,
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "epochs": args.epochs,

@@ -31,6 +31,7 @@ DEMO = {
     # 2 reconstructs anatomy (test SSIM 0.80 -> 0.94) but trains the priors for
     # three times as long: benchmarks/README.md, "Bottom stride"
     "bottom_stride": 4,
+    "top_reconstruction_weight": 0.0,
     "batch_size": 8,
     "learning_rate": 1e-3,
     "heldout_fraction": 0.2,  # a fifth of each person's slices, to judge samples

@@ -61,6 +61,12 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         each way, which reconstructs small slices far more sharply (figures in
         benchmarks/README.md) for four times the bottom codes, so a slower
         bottom prior. The top map is always 8 times coarser than the images.
+    top_reconstruction_weight : float, default=0.0
+        Weight of the error of a coarse image read from the top codes alone
+        (:class:`~oasisgen.nn.VQVAE2`, module notes). Without it the bottom
+        codes carry the whole slice and a bottom prior hardly reads the top
+        codes; with it the top codes hold the layout that the top prior draws
+        and the bottom prior follows.
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -179,6 +185,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         "commitment_cost": [Interval(Real, 0, None, closed="left")],
         "decay": [Interval(Real, 0, 1, closed="left")],
         "bottom_stride": [Options(Integral, set(BOTTOM_STRIDES))],
+        "top_reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -192,6 +199,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         commitment_cost: float = 0.25,
         decay: float = 0.99,
         bottom_stride: int = 4,
+        top_reconstruction_weight: float = 0.0,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
@@ -217,6 +225,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         self.commitment_cost = commitment_cost
         self.decay = decay
         self.bottom_stride = bottom_stride
+        self.top_reconstruction_weight = top_reconstruction_weight
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -416,6 +425,7 @@ tf.data.Dataset
                 commitment_cost=self.commitment_cost,
                 decay=self.decay,
                 bottom_stride=self.bottom_stride,
+                top_reconstruction_weight=self.top_reconstruction_weight,
                 seed=seed,
             )
             model.build((None, *image_shape, 1))

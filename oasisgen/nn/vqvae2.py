@@ -13,10 +13,22 @@ fine (sharper reconstructions of small images, four times the bottom codes). At
 256x256 the top code map is 32x32 and the bottom one 64x64 (s = 4). The loss is the mean
 squared reconstruction error plus the commitment losses of both quantizers; their
 codebooks follow exponential moving averages (see :class:`VectorQuantizer`).
+
+Nothing in that loss makes the top codes matter: the bottom map alone can carry the
+whole image, and on small data it does (a decoder given another slice's top codes
+draws the same image). A bottom prior then hardly reads its condition, and the
+global shape of a sample is left to its local view. ``top_reconstruction_weight``
+adds the mean squared error of a coarse image read from the top codes alone (a 1x1
+convolution of the top decoder's output, against the image averaged over s x s
+blocks), so the top codes hold the layout of the slice and the bottom codes what
+the layout does not say::
+
+    q_t -> top decoder (x 8/s) -> 1x1 --------------------- coarse image (H/s)
 """
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, NamedTuple
 
 import keras
@@ -42,6 +54,8 @@ class Forward(NamedTuple):
     top_codes: tf.Tensor
     bottom_codes: tf.Tensor
     commitment_loss: tf.Tensor
+    coarse_reconstruction: tf.Tensor | None
+    """The image read from the top codes alone (H/s), without a weight None."""
 
 
 def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -97,6 +111,9 @@ class VQVAE2(keras.Model):
         always 8 times coarser.
     restart_after : int, default=64
         Training steps a code may go unused before it is re-seeded.
+    top_reconstruction_weight : float, default=0.0
+        Weight of the error of the coarse image read from the top codes alone
+        (see the module notes); 0 for the paper's loss.
     seed : int, optional
         Seed of the quantizers' random restarts.
     **kwargs
@@ -131,12 +148,24 @@ class VQVAE2(keras.Model):
         decay: float = 0.99,
         bottom_stride: int = 4,
         restart_after: int = 64,
+        top_reconstruction_weight: float = 0.0,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
         if bottom_stride not in BOTTOM_STRIDES:
             raise ValueError(
                 f"bottom_stride must be one of {BOTTOM_STRIDES}; got {bottom_stride!r}."
+            )
+        if not isinstance(top_reconstruction_weight, Real):
+            raise TypeError(
+                "top_reconstruction_weight must be a number >= 0; got "
+                f"{type(top_reconstruction_weight).__name__} "
+                f"{top_reconstruction_weight!r}."
+            )
+        if not top_reconstruction_weight >= 0:
+            raise ValueError(
+                "top_reconstruction_weight must be a number >= 0; got "
+                f"{top_reconstruction_weight!r}."
             )
         super().__init__(**kwargs)
         self.num_embeddings = _pair(num_embeddings)
@@ -148,6 +177,7 @@ class VQVAE2(keras.Model):
         self.decay = float(decay)
         self.bottom_stride = int(bottom_stride)
         self.restart_after = int(restart_after)
+        self.top_reconstruction_weight = float(top_reconstruction_weight)
         self.seed = seed
 
         res = (self.n_res_blocks, self.n_res_channels)
@@ -178,6 +208,10 @@ class VQVAE2(keras.Model):
             name="top_upsample",
         )
         self.decoder = decoder(hidden, 1, stride, *res, name="decoder", seed=seeds())
+        if self.top_reconstruction_weight:
+            self.top_reconstruction = keras.layers.Conv2D(
+                1, 1, kernel_initializer=seeds.glorot(), name="top_reconstruction"
+            )
         quantizer_seeds = (None, None) if seed is None else (seed, seed + 1)
         self.top_quantizer, self.bottom_quantizer = (
             VectorQuantizer(
@@ -197,6 +231,9 @@ class VQVAE2(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.commitment_tracker = keras.metrics.Mean(name="commitment_loss")
         self.ssim_tracker = keras.metrics.Mean(name="ssim")
+        self.top_reconstruction_tracker = keras.metrics.Mean(
+            name="top_reconstruction_loss"
+        )
         self.code_metrics = {
             level: (
                 CodebookPerplexity(size, name=f"{level}_perplexity"),
@@ -221,7 +258,8 @@ class VQVAE2(keras.Model):
         enc_top = self.top_encoder(enc_bottom)
         z_top = self.top_projection(enc_top)
         quant_top, top_codes = self.top_quantizer(z_top, training=training)
-        joined = keras.ops.concatenate([self.top_decoder(quant_top), enc_bottom], -1)
+        top_decoded = self.top_decoder(quant_top)
+        joined = keras.ops.concatenate([top_decoded, enc_bottom], -1)
         z_bottom = self.bottom_projection(joined)
         quant_bottom, bottom_codes = self.bottom_quantizer(z_bottom, training=training)
         # The commitment loss is computed here rather than read from self.losses:
@@ -235,7 +273,19 @@ class VQVAE2(keras.Model):
             top_codes,
             bottom_codes,
             commitment,
+            self.top_reconstruction(top_decoded)
+            if self.top_reconstruction_weight
+            else None,
         )
+
+    def _coarse_error(self, images: tf.Tensor, forward: Forward) -> tf.Tensor | None:
+        """Return the error of the image read from the top codes (None without)."""
+        if forward.coarse_reconstruction is None:
+            return None
+        stride = self.bottom_stride
+        coarse = tf.nn.avg_pool2d(images, stride, stride, "VALID")
+        coarse = tf.cast(coarse, forward.coarse_reconstruction.dtype)
+        return tf.reduce_mean(tf.square(coarse - forward.coarse_reconstruction))
 
     @staticmethod
     def _commitment(quantizer: VectorQuantizer, z: Any, codes: Any) -> tf.Tensor:
@@ -288,6 +338,8 @@ class VQVAE2(keras.Model):
             self.commitment_tracker,
             self.ssim_tracker,
         ]
+        if self.top_reconstruction_weight:
+            trackers.append(self.top_reconstruction_tracker)
         return trackers + [m for pair in self.code_metrics.values() for m in pair]
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
@@ -299,6 +351,9 @@ class VQVAE2(keras.Model):
                 tf.square(images - forward.reconstruction)
             )
             loss = reconstruction_loss + forward.commitment_loss
+            coarse_error = self._coarse_error(images, forward)
+            if coarse_error is not None:
+                loss += self.top_reconstruction_weight * coarse_error
             # Gradients are summed over replicas: scale to the global mean.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         weights = self.trainable_variables
@@ -306,7 +361,7 @@ class VQVAE2(keras.Model):
             zip(tape.gradient(scaled, weights), weights, strict=True)
         )
         return reducible_logs(
-            self._update_metrics(images, forward, reconstruction_loss)
+            self._update_metrics(images, forward, reconstruction_loss, coarse_error)
         )
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
@@ -314,18 +369,27 @@ class VQVAE2(keras.Model):
         images = _images_of(data)
         forward = self._forward(images, training=False)
         reconstruction_loss = tf.reduce_mean(tf.square(images - forward.reconstruction))
+        coarse_error = self._coarse_error(images, forward)
         return reducible_logs(
-            self._update_metrics(images, forward, reconstruction_loss)
+            self._update_metrics(images, forward, reconstruction_loss, coarse_error)
         )
 
     def _update_metrics(
-        self, images: tf.Tensor, forward: Forward, reconstruction_loss: tf.Tensor
+        self,
+        images: tf.Tensor,
+        forward: Forward,
+        reconstruction_loss: tf.Tensor,
+        coarse_error: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         reconstruction = forward.reconstruction
         commitment_loss = forward.commitment_loss
         codes = (forward.top_codes, forward.bottom_codes)
         batch = tf.shape(images)[0]
-        self.loss_tracker.update_state(reconstruction_loss + commitment_loss, batch)
+        loss = reconstruction_loss + commitment_loss
+        if coarse_error is not None:
+            loss += self.top_reconstruction_weight * coarse_error
+            self.top_reconstruction_tracker.update_state(coarse_error, batch)
+        self.loss_tracker.update_state(loss, batch)
         self.reconstruction_tracker.update_state(reconstruction_loss, batch)
         self.commitment_tracker.update_state(commitment_loss, batch)
         height, width = images.shape[1], images.shape[2]
@@ -357,6 +421,7 @@ class VQVAE2(keras.Model):
             decay=self.decay,
             bottom_stride=self.bottom_stride,
             restart_after=self.restart_after,
+            top_reconstruction_weight=self.top_reconstruction_weight,
             seed=self.seed,
         )
         return config

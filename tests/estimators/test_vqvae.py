@@ -76,6 +76,19 @@ def test_a_bottom_stride_of_2_gives_a_bottom_map_twice_as_fine(slices, tmp_path)
     np.testing.assert_array_equal(loaded.encode(slices)[1], bottom)
 
 
+def test_a_top_reconstruction_weight_trains_and_survives_save_and_load(tmp_path):
+    X = load_sample("train", image_size=16)
+    est = VQVAE2Estimator(
+        **{**TINY_VQVAE, "epochs": 3}, top_reconstruction_weight=1.0
+    ).fit(X)
+    coarse = est.history_["top_reconstruction_loss"]
+    assert len(coarse) == 3 and coarse[-1] < coarse[0]
+    assert est.model_.top_reconstruction_weight == 1.0
+    loaded = oasisgen.load(est.save(tmp_path / "model"))
+    assert loaded.top_reconstruction_weight == 1.0
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+
+
 def test_a_bottom_stride_other_than_4_or_2_is_refused_before_fitting(slices):
     est = VQVAE2Estimator(**TINY_VQVAE, bottom_stride=8)
     with pytest.raises(ValueError, match="'bottom_stride' parameter .* must be"):
@@ -196,6 +209,7 @@ def test_string_images_are_a_type_error():
         ({"learning_rate": -1.0}, "'learning_rate' parameter"),
         ({"distribute": "gpu"}, "'distribute' parameter .*mirrored"),
         ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
+        ({"top_reconstruction_weight": -1.0}, "'top_reconstruction_weight' param"),
     ],
     ids=[
         "one-code",
@@ -206,6 +220,7 @@ def test_string_images_are_a_type_error():
         "negative-lr",
         "unknown-distribute",
         "all-validation",
+        "negative-top-weight",
     ],
 )
 def test_invalid_parameters_are_named_in_the_error(slices, params, match):

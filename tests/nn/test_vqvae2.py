@@ -82,3 +82,57 @@ def test_get_config_holds_the_constructor_arguments():
     for name, value in TINY.items():
         assert config[name] == value
     assert config["seed"] == 3
+
+
+@pytest.mark.parametrize("weight", [-0.5, float("nan"), "heavy"])
+def test_a_negative_or_unreadable_top_reconstruction_weight_is_refused(weight):
+    with pytest.raises((ValueError, TypeError), match="top_reconstruction_weight"):
+        VQVAE2(top_reconstruction_weight=weight, **TINY)
+
+
+def test_without_a_top_reconstruction_weight_there_is_no_coarse_image():
+    model = VQVAE2(num_embeddings=16, seed=0, **TINY)
+    model.build((None, 32, 32, 1))
+    assert model._forward(make_images(), training=False).coarse_reconstruction is None
+    assert not any("top_reconstruction" in w.path for w in model.weights)
+    assert "top_reconstruction_loss" not in [m.name for m in model.metrics]
+
+
+@pytest.mark.parametrize("bottom_stride", [4, 2])
+def test_the_loss_adds_the_weighted_error_of_the_coarse_image(bottom_stride):
+    weight = 2.5
+    model = VQVAE2(
+        num_embeddings=16,
+        bottom_stride=bottom_stride,
+        top_reconstruction_weight=weight,
+        seed=0,
+        **TINY,
+    )
+    model.compile(optimizer="adam")
+    images = make_images(4)
+    forward = model._forward(images, training=False)
+    side = 32 // bottom_stride
+    assert forward.coarse_reconstruction.shape == (4, side, side, 1)
+    # the coarse target: the image averaged over bottom_stride x bottom_stride blocks
+    blocks = images.reshape(4, side, bottom_stride, side, bottom_stride, 1)
+    expected = np.mean((blocks.mean(axis=(2, 4)) - forward.coarse_reconstruction) ** 2)
+    logs = model.evaluate(images, batch_size=4, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["top_reconstruction_loss"], expected, rtol=1e-4)
+    np.testing.assert_allclose(
+        logs["loss"],
+        logs["reconstruction_loss"] + logs["commitment_loss"] + weight * expected,
+        rtol=1e-4,
+    )
+
+
+def test_training_with_a_top_reconstruction_weight_teaches_the_top_codes_the_layout():
+    keras.utils.set_random_seed(0)
+    model = VQVAE2(num_embeddings=16, top_reconstruction_weight=1.0, seed=0, **TINY)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    yy, xx = np.mgrid[:32, :32]
+    radii = np.linspace(5, 14, 16)
+    images = np.stack([((yy - 16) ** 2 + (xx - 16) ** 2 < r**2) for r in radii])
+    images = images[..., None].astype("float32")
+    history = model.fit(images, batch_size=8, epochs=8, verbose=0).history
+    coarse = history["top_reconstruction_loss"]
+    assert coarse[-1] < 0.5 * coarse[0]
