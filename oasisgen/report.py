@@ -352,6 +352,12 @@ _QUALITY_ROWS = (
         "bottom_bits_per_code_uniform",
         "second column: a uniform guess",
     ),
+    (
+        "held-out bits per code, bottom prior, given other slices' top codes",
+        "bottom_bits_per_code_other_top",
+        "bottom_bits_per_code",
+        "second column: given their own; no gap means the top codes hardly matter",
+    ),
 )
 
 

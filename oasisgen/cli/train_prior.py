@@ -164,6 +164,7 @@ def fit_priors(
         "prior_train_seconds": round(seconds, 2),
         "top_prior_test_bits_per_code": bits["top"],
         "bottom_prior_test_bits_per_code": bits["bottom"],
+        "bottom_prior_test_bits_per_code_other_top": bits["bottom_other_top"],
         "top_prior_uniform_bits_per_code": bits["top_uniform"],
         "bottom_prior_uniform_bits_per_code": bits["bottom_uniform"],
     }
@@ -171,7 +172,8 @@ def fit_priors(
     print(
         f"oasisgen: priors trained in {seconds:.0f} s; held-out bits per code: top "
         f"{bits['top']:.3f} (uniform {bits['top_uniform']:.3f}), bottom "
-        f"{bits['bottom']:.3f} (uniform {bits['bottom_uniform']:.3f})"
+        f"{bits['bottom']:.3f} (uniform {bits['bottom_uniform']:.3f}; "
+        f"{bits['bottom_other_top']:.3f} given other slices' top codes)"
     )
     if splits.get("heldout") is not None:
         figures["sample_quality"] = evaluate_samples(run_dir, generator, splits, args)

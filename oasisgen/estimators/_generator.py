@@ -390,16 +390,40 @@ tf.data.Dataset
         -------
         bits : dict
             ``"top"`` and ``"bottom"``: the mean negative log2-likelihood per code
-            of each prior (lower is better), and ``"top_uniform"`` and
-            ``"bottom_uniform"``: what guessing uniformly among the codes gives.
+            of each prior (lower is better); ``"top_uniform"`` and
+            ``"bottom_uniform"``: what guessing uniformly among the codes gives;
+            ``"bottom_other_top"``: the bottom prior's figure when each slice's
+            top codes are those of another slice of ``X`` (half the slices
+            away; NaN for a single slice). How far it lies above ``"bottom"``
+            is how much the bottom prior reads the top codes: if hardly at all,
+            the top prior's layout does not reach the samples.
+
+        Examples
+        --------
+        >>> from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
+        >>> from oasisgen.datasets import load_sample
+        >>> X = load_sample("train", image_size=16)[:8]
+        >>> prior = dict(n_layers=1, channels=4, epochs=1, random_state=0)
+        >>> gen = HierarchicalGenerator(
+        ...     vqvae=VQVAE2Estimator(num_embeddings=8, embedding_dim=4,
+        ...                           hidden_channels=8, n_res_blocks=0,
+        ...                           epochs=1, random_state=0),
+        ...     top_prior=PixelCNNPrior(**prior),
+        ...     bottom_prior=PixelCNNPrior(**prior)).fit(X)
+        >>> sorted(gen.bits_per_code(X))
+        ['bottom', 'bottom_other_top', 'bottom_uniform', 'top', 'top_uniform']
         """
         check_is_fitted(self)
         top, bottom = self.vqvae_.encode(X)
         positions = self._scoring_positions(X, slice_position, len(top))
         ln2 = math.log(2)
+        other_top = np.roll(top, len(top) // 2, axis=0)
         return {
             "top": -self.top_prior_.score(top, global_condition=positions) / ln2,
             "bottom": -self.bottom_prior_.score(bottom, top) / ln2,
+            "bottom_other_top": -self.bottom_prior_.score(bottom, other_top) / ln2
+            if len(top) > 1
+            else math.nan,
             "top_uniform": math.log2(self.top_prior_.num_embeddings_),
             "bottom_uniform": math.log2(self.bottom_prior_.num_embeddings_),
         }
@@ -486,8 +510,9 @@ tf.data.Dataset
         quality : dict
             What :func:`oasisgen.metrics.sample_quality` returns, plus the bits
             per code of both priors on ``X`` (``"top_bits_per_code"``,
-            ``"bottom_bits_per_code"`` and their uniform baselines) and the
-            sampling settings.
+            ``"bottom_bits_per_code"``, their uniform baselines and
+            ``"bottom_bits_per_code_other_top"``, see :meth:`bits_per_code`) and
+            the sampling settings.
         samples : ndarray of shape (n_samples, height, width, 1)
             Only with ``return_samples=True``.
         """
@@ -544,11 +569,14 @@ tf.data.Dataset
         if self.slice_positions_ is None or real_levels is not None:
             bits = self.bits_per_code(real, real_levels)
         else:  # the top prior needs the positions of the real slices
-            bits = dict.fromkeys(["top", "bottom", "top_uniform", "bottom_uniform"])
+            bits = dict.fromkeys(
+                ["top", "bottom", "bottom_other_top", "top_uniform", "bottom_uniform"]
+            )
         quality.update(
             {
                 "top_bits_per_code": bits["top"],
                 "bottom_bits_per_code": bits["bottom"],
+                "bottom_bits_per_code_other_top": bits["bottom_other_top"],
                 "top_bits_per_code_uniform": bits["top_uniform"],
                 "bottom_bits_per_code_uniform": bits["bottom_uniform"],
                 "temperature": list(_temperature_pair(temperature)),

@@ -70,6 +70,20 @@ def test_score_is_the_log_likelihood_per_code_of_both_levels(fitted, images):
     assert fitted.score(images[:4]) == pytest.approx(per_image.mean() / (16 + 64))
 
 
+def test_bits_per_code_also_scores_the_bottom_codes_under_other_top_codes(
+    fitted, images
+):
+    bits = fitted.bits_per_code(images[:6])
+    top, bottom = fitted.vqvae_.encode(images[:6])
+    other = top[[3, 4, 5, 0, 1, 2]]  # each slice's top codes: three slices away
+    expected = -fitted.bottom_prior_.score(bottom, other) / np.log(2)
+    assert bits["bottom_other_top"] == pytest.approx(expected, rel=1e-5)
+    assert bits["bottom"] == pytest.approx(
+        -fitted.bottom_prior_.score(bottom, top) / np.log(2), rel=1e-5
+    )
+    assert np.isnan(fitted.bits_per_code(images[:1])["bottom_other_top"])
+
+
 def test_an_already_fitted_vqvae_is_used_without_refitting(images):
     vqvae = VQVAE2Estimator(**TINY_VQVAE).fit(images)
     weights = [w.numpy().copy() for w in vqvae.model_.weights]
