@@ -135,6 +135,13 @@ def main() -> None:
         f"shape plausibility {q['shape_plausibility_reconstructed']:.3f}, detail "
         f"within the real IQR {q['detail_energy_in_real_iqr_reconstructed']:.3f}"
     )
+    if q.get("level_error") is not None:
+        print(
+            f"level error {q['level_error']:.3f} (real {q['level_error_real']:.3f}, "
+            f"guessing {q['level_error_chance']:.3f}); bottom prior bits per code "
+            f"{q['bottom_bits_per_code']:.3f}, given other slices' top codes "
+            f"{q['bottom_bits_per_code_other_top']:.3f}"
+        )
     if args.json is not None:
         record = {
             "machine": describe_machine(),

@@ -323,6 +323,18 @@ _QUALITY_ROWS = (
         "the same ceiling for anatomy detail",
     ),
     (
+        "level error: how far the level read from a slice is from its position",
+        "level_error",
+        "level_error_real",
+        "samples drawn at the real slices' positions; 0 to 1, lower is better",
+    ),
+    (
+        "level error of guessing the mean training level",
+        "level_error_chance",
+        None,
+        "what a generator that ignores the position would get",
+    ),
+    (
         "SSIM to the nearest training slice (median)",
         "nearest_ssim_median",
         "nearest_ssim_median_real",

@@ -6,8 +6,16 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from oasisgen.datasets import load_sample
 from oasisgen.metrics import _reconstruction as reconstruction
-from oasisgen.metrics import bits_per_code, codebook_usage, perplexity, psnr, ssim
+from oasisgen.metrics import (
+    bits_per_code,
+    codebook_usage,
+    level_error,
+    perplexity,
+    psnr,
+    ssim,
+)
 
 SIZES = [(16, 16), (32, 32), (64, 64), (32, 48), (48, 32)]
 SIZE_IDS = [f"{h}x{w}" for h, w in SIZES]
@@ -291,3 +299,49 @@ def test_bits_per_code_accepts_numpy_scalars():
 def test_bits_per_code_errors(log_likelihood, n_codes, error, text):
     with pytest.raises(error, match=text):
         bits_per_code(log_likelihood, n_codes)
+
+
+@pytest.fixture(scope="module")
+def levels():
+    """(images, positions) of the bundled training and test slices."""
+    return tuple(
+        load_sample(split, image_size=32, return_positions=True)
+        for split in ("train", "test")
+    )
+
+
+def test_level_error_reads_the_level_of_real_slices_of_another_person(levels):
+    (train, train_positions), (test, test_positions) = levels
+    chance = np.mean(np.abs(test_positions - train_positions.mean()))
+    error = level_error(test, test_positions, train, train_positions)
+    assert error < 0.75 * chance
+    # slices claimed at the opposite level read far from it
+    assert level_error(test, 1 - test_positions, train, train_positions) > 2 * error
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: {"positions": a["positions"][:3]}, "positions as 4 numbers"),
+        (lambda a: {"positions": ["high"] * 4}, "positions as 4 numbers"),
+        (lambda a: {"train_positions": None}, "train_positions as"),
+        (lambda a: {"positions": np.full(4, 1.5)}, r"positions in \[0, 1\].*1\.5"),
+        (lambda a: {"positions": np.full(4, np.nan)}, "got nan at index 0"),
+        (lambda a: {"images": a["images"][:, :16, :16]}, "of the same size"),
+        (
+            lambda a: {"train_images": a["train_images"][:1], "train_positions": [0]},
+            "at least 2 slices in train_images",
+        ),
+    ],
+    ids=["length", "text", "none", "above-one", "nan", "size", "one-train"],
+)
+def test_level_error_refuses_bad_input(levels, change, match):
+    (train, train_positions), (test, test_positions) = levels
+    args = dict(
+        images=test[:4],
+        positions=test_positions[:4],
+        train_images=train,
+        train_positions=train_positions,
+    )
+    with pytest.raises(ValueError, match=match):
+        level_error(**{**args, **change(args)})

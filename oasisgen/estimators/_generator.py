@@ -511,8 +511,13 @@ tf.data.Dataset
             What :func:`oasisgen.metrics.sample_quality` returns, plus the bits
             per code of both priors on ``X`` (``"top_bits_per_code"``,
             ``"bottom_bits_per_code"``, their uniform baselines and
-            ``"bottom_bits_per_code_other_top"``, see :meth:`bits_per_code`) and
-            the sampling settings.
+            ``"bottom_bits_per_code_other_top"``, see :meth:`bits_per_code`),
+            the sampling settings and, for a generator fitted with positions
+            given those of ``X`` and ``X_train``, how far the level read from
+            each sample lies from the position it was drawn at
+            (:func:`oasisgen.metrics.level_error`): ``"level_error"``, beside
+            ``"level_error_real"`` for ``X`` and ``"level_error_chance"`` for
+            guessing the mean training position.
         samples : ndarray of shape (n_samples, height, width, 1)
             Only with ``return_samples=True``.
         """
@@ -521,7 +526,7 @@ tf.data.Dataset
         check_is_fitted(self)
         caller = f"{type(self).__name__}.evaluate"
         real, real_groups, real_positions = _images_of(X, caller, "X")
-        train, train_subjects, _ = _images_of(X_train, caller, "X_train")
+        train, train_subjects, train_positions = _images_of(X_train, caller, "X_train")
         groups = real_groups if groups is None else groups
         train_groups = train_subjects if train_groups is None else train_groups
         for name, images in (("X", real), ("X_train", train)):
@@ -579,6 +584,9 @@ tf.data.Dataset
                 "bottom_bits_per_code_other_top": bits["bottom_other_top"],
                 "top_bits_per_code_uniform": bits["top_uniform"],
                 "bottom_bits_per_code_uniform": bits["bottom_uniform"],
+                **_level_errors(
+                    samples, positions, real, real_levels, train, train_positions
+                ),
                 "temperature": list(_temperature_pair(temperature)),
                 "top_k": top_k,
                 "sampled_at_real_positions": positions is not None,
@@ -702,6 +710,38 @@ def _saved_augmentation(saved: dict[str, Any] | None) -> Any:
             "is not a transformer of oasisgen.preprocessing; it cannot be rebuilt."
         )
     return kind(**saved["params"])
+
+
+def _level_errors(
+    samples: np.ndarray,
+    positions: np.ndarray | None,
+    real: np.ndarray,
+    real_positions: np.ndarray | None,
+    train: np.ndarray,
+    train_positions: Any,
+) -> dict[str, float | None]:
+    """Return the level errors of the samples, the real slices and a guess.
+
+    Each is None without the positions of the samples, ``real`` and ``train``.
+    """
+    from oasisgen.metrics import level_error
+
+    keys = ("level_error", "level_error_real", "level_error_chance")
+    if positions is None or real_positions is None or train_positions is None:
+        return dict.fromkeys(keys)
+    train_positions = np.asarray(train_positions, dtype=np.float64)
+    chance = np.mean(np.abs(positions - train_positions.mean()))
+    return dict(
+        zip(
+            keys,
+            (
+                level_error(samples, positions, train, train_positions),
+                level_error(real, real_positions, train, train_positions),
+                float(chance),
+            ),
+            strict=True,
+        )
+    )
 
 
 def _temperature_pair(temperature: Any) -> tuple[Any, Any]:

@@ -13,6 +13,7 @@ Generated slices against real ones:
 * memorisation and diversity: :func:`nearest_ssim`, :func:`neighbour_ssim`,
   :func:`copy_rate`, :func:`pairwise_ssim`;
 * realism: :func:`two_sample_test`;
+* level: :func:`level_error`;
 * all of them, for samples and for real held-out slices: :func:`sample_quality`.
 """
 
@@ -29,6 +30,7 @@ from oasisgen.metrics._samples import (
     copy_rate,
     detail_energy,
     head_mask,
+    level_error,
     nearest_ssim,
     neighbour_ssim,
     pairwise_ssim,
@@ -44,6 +46,7 @@ __all__ = [
     "copy_rate",
     "detail_energy",
     "head_mask",
+    "level_error",
     "nearest_ssim",
     "neighbour_ssim",
     "pairwise_ssim",

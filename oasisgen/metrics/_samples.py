@@ -13,6 +13,8 @@ look at four things:
   :func:`copy_rate`, :func:`pairwise_ssim`);
 * **realism**: can a classifier tell samples from real slices
   (:func:`two_sample_test`)?
+* **level**: does a slice drawn at a position look like real slices at that
+  position (:func:`level_error`)?
 
 :func:`sample_quality` runs them all and puts each figure for the samples beside the
 same figure for real held-out slices.
@@ -30,7 +32,7 @@ import tensorflow as tf
 from scipy import ndimage
 from scipy.spatial import ConvexHull
 from skimage.filters import threshold_li
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -48,6 +50,7 @@ __all__ = [
     "copy_rate",
     "detail_energy",
     "head_mask",
+    "level_error",
     "nearest_ssim",
     "neighbour_ssim",
     "pairwise_ssim",
@@ -85,6 +88,9 @@ _CNN_EPOCHS = 30
 _CNN_BATCH_SIZE = 32
 _CNN_LEARNING_RATE = 1e-2
 _LINEAR_SIDE = 16
+_LEVEL_ALPHA = (
+    100.0  # ridge penalty of level_error's reader, on 256 standardised pixels
+)
 _LINEAR_C = 0.1
 # pairs drawn by sample_quality for pairwise_ssim
 _QUALITY_MAX_PAIRS = 2000
@@ -1039,6 +1045,98 @@ def _linear_features(images: np.ndarray) -> np.ndarray:
     stats = _stack(_shape_statistics(images, found))
     energy = _detail_energy(images, found[1])
     return np.column_stack([pixels, stats, energy])
+
+
+def _check_positions(
+    positions: object, n_slices: int, *, caller: str, name: str
+) -> np.ndarray:
+    values = np.asarray(positions)
+    if values.dtype.kind not in "biuf" or values.shape != (n_slices,):
+        raise ValueError(
+            f"{caller} expected {name} as {n_slices} numbers in [0, 1], one per "
+            f"slice; got an array of shape {values.shape} and dtype {values.dtype}."
+        )
+    values = values.astype(np.float64)
+    outside = ~((values >= 0) & (values <= 1))
+    if outside.any():
+        raise ValueError(
+            f"{caller} expected {name} in [0, 1] (0 for the lowest slice of a "
+            f"volume, 1 for the highest); got {float(values[outside][0])} at index "
+            f"{int(np.flatnonzero(outside)[0])}."
+        )
+    return values
+
+
+def level_error(
+    images: object,
+    positions: object,
+    train_images: object,
+    train_positions: object,
+) -> float:
+    """Mean error of the slice position read from each slice.
+
+    A ridge regression from a slice's pixels (resized to 16 x 16) to its position
+    in the volume is fitted on real training slices; it reads the level of each
+    of ``images``, and the mean absolute difference from ``positions`` is
+    returned. For samples drawn at given positions, compare it with the same
+    figure for real held-out slices at theirs (how well levels can be read at
+    all) and with ``mean(|positions - mean(train_positions)|)``, what ignoring
+    the image gives: a sample of the wrong level reads far from its position.
+
+    Parameters
+    ----------
+    images : array-like of shape (n, height, width[, 1])
+        Slices, floats in [0, 1] or uint8.
+    positions : array-like of shape (n,)
+        The position of each slice, 0 for the lowest slice kept from a volume and
+        1 for the highest (for samples: the positions they were drawn at).
+    train_images : array-like of shape (n_train, height, width[, 1])
+        Real slices, at least 2, of the size of ``images``.
+    train_positions : array-like of shape (n_train,)
+        Their positions.
+
+    Returns
+    -------
+    error : float
+        Mean absolute error, in units of the volume's height (0 to 1).
+
+    Raises
+    ------
+    ValueError
+        If the slices are not batches of images in [0, 1] of one size, or the
+        positions are not one number in [0, 1] per slice.
+
+    Examples
+    --------
+    >>> from oasisgen.datasets import load_sample
+    >>> from oasisgen.metrics import level_error
+    >>> train, train_levels = load_sample("train", image_size=32, return_positions=True)
+    >>> test, test_levels = load_sample("test", image_size=32, return_positions=True)
+    >>> error = level_error(test, test_levels, train, train_levels)
+    >>> bool(error < 0.2)
+    True
+    >>> bool(level_error(test, 1 - test_levels, train, train_levels) > 2 * error)
+    True
+    """
+    caller = "level_error"
+    batch = _check_slices(images, caller=caller, name="images")
+    train = _check_slices(
+        train_images, caller=caller, name="train_images", min_slices=2
+    )
+    _check_same_size(batch, train, caller=caller, names=("images", "train_images"))
+    levels = _check_positions(positions, len(batch), caller=caller, name="positions")
+    train_levels = _check_positions(
+        train_positions, len(train), caller=caller, name="train_positions"
+    )
+
+    def pixels(slices: np.ndarray) -> np.ndarray:
+        small = resize_images(slices[..., np.newaxis], _LINEAR_SIDE)
+        return small.reshape(len(slices), -1)
+
+    reader = make_pipeline(StandardScaler(), Ridge(alpha=_LEVEL_ALPHA))
+    reader.fit(pixels(train), train_levels)
+    read = np.clip(reader.predict(pixels(batch)), 0.0, 1.0)
+    return float(np.mean(np.abs(read - levels)))
 
 
 class _TwoSampleCNN:
