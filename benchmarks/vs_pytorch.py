@@ -96,7 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         nargs="+",
         default=[4],
-        help="timed training steps per epoch: one value, or one per image size",
+        help="timed training steps per epoch, one value or one per image size; "
+        "3 or more, so that the median step leaves out oasisgen's slow first step "
+        "of a fit",
     )
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="reconstructions")
@@ -727,9 +729,11 @@ def tf_worker(args: argparse.Namespace) -> dict[str, Any]:
             "numpy": np.__version__,
             "python": sys.version.split()[0],
         },
+        # TensorFlow read these when it started; tf.config.threading reports 0
+        # for pools sized from the environment
         "threads": {
-            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            "intra_op": int(os.environ["TF_NUM_INTRAOP_THREADS"]),
+            "inter_op": int(os.environ["TF_NUM_INTEROP_THREADS"]),
         },
         "parameters": {
             "trainable": sum(trainable),
