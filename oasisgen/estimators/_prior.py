@@ -290,7 +290,9 @@ optional
             ),
         )
         seed = self._training_seed()
-        if seed is not None:
+        if seed is not None and not going_on:
+            # only for a new model: it clears TensorFlow's caches, so a warm start
+            # would trace its training step again
             keras.utils.set_random_seed(seed)
         if not going_on:
             self._initialise(codes, condition, global_condition, seed)

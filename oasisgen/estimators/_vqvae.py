@@ -291,7 +291,9 @@ tf.data.Dataset
             data=_describe(source.image_shape),
         )
         seed = self._training_seed()
-        if seed is not None:
+        if seed is not None and not going_on:
+            # only for a new model: it clears TensorFlow's caches, so a warm start
+            # would trace its training step again (1-3 s at 128 px)
             keras.utils.set_random_seed(seed)
         train, validation = self._train_validation(source, validation_data, seed)
         if not going_on:
