@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import ndimage
 from scipy.spatial import ConvexHull
+from scipy.stats import rankdata
 from skimage.filters import threshold_li
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
@@ -88,9 +89,7 @@ _CNN_EPOCHS = 30
 _CNN_BATCH_SIZE = 32
 _CNN_LEARNING_RATE = 1e-2
 _LINEAR_SIDE = 16
-_LEVEL_ALPHA = (
-    100.0  # ridge penalty of level_error's reader, on 256 standardised pixels
-)
+_LEVEL_ALPHA = 100.0  # ridge penalty of level_error's reader (256 ranks)
 _LINEAR_C = 0.1
 # pairs drawn by sample_quality for pairwise_ssim
 _QUALITY_MAX_PAIRS = 2000
@@ -1075,13 +1074,15 @@ def level_error(
 ) -> float:
     """Mean error of the slice position read from each slice.
 
-    A ridge regression from a slice's pixels (resized to 16 x 16) to its position
-    in the volume is fitted on real training slices; it reads the level of each
-    of ``images``, and the mean absolute difference from ``positions`` is
-    returned. For samples drawn at given positions, compare it with the same
-    figure for real held-out slices at theirs (how well levels can be read at
-    all) and with ``mean(|positions - mean(train_positions)|)``, what ignoring
-    the image gives: a sample of the wrong level reads far from its position.
+    A ridge regression from a slice's pixels (resized to 16 x 16 and replaced by
+    their ranks within the slice, so that it reads the layout and not the
+    brightness) to its position in the volume is fitted on real training slices;
+    it reads the level of each of ``images``, and the mean absolute difference
+    from ``positions`` is returned. For samples drawn at given positions,
+    compare it with the same figure for real held-out slices at theirs (how well
+    levels can be read at all) and with what ignoring the image gives,
+    ``mean(|positions - mean(train_positions)|)``: a sample of the wrong level
+    reads far from its position.
 
     Parameters
     ----------
@@ -1131,7 +1132,8 @@ def level_error(
 
     def pixels(slices: np.ndarray) -> np.ndarray:
         small = resize_images(slices[..., np.newaxis], _LINEAR_SIDE)
-        return small.reshape(len(slices), -1)
+        # ranks within each slice: the layout, whatever the brightness
+        return rankdata(small.reshape(len(slices), -1), axis=1) / small[0].size
 
     reader = make_pipeline(StandardScaler(), Ridge(alpha=_LEVEL_ALPHA))
     reader.fit(pixels(train), train_levels)
