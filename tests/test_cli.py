@@ -6,6 +6,7 @@ import pytest
 
 import oasisgen
 from oasisgen.cli import main
+from oasisgen.cli.demo import DEMO
 
 from .network import free_ports
 
@@ -149,6 +150,8 @@ def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     assert main([*argv, "--eval-samples", "16", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
+    for name in ("bottom_stride", "top_reconstruction_weight"):
+        assert metrics["params"][name] == DEMO[name]
     written = {p.name for p in out.iterdir()}
     assert {"model", "generator", "samples.png", "samples_levels.png"} <= written
     assert "samples_nearest.png" in written

@@ -28,10 +28,12 @@ DEMO = {
     "hidden_channels": 64,
     "n_res_blocks": 2,
     "n_res_channels": 32,
-    # 2 reconstructs anatomy (test SSIM 0.80 -> 0.94) but trains the priors for
-    # three times as long: benchmarks/README.md, "Bottom stride"
-    "bottom_stride": 4,
-    "top_reconstruction_weight": 0.0,
+    # 2: codes of 2x2 pixels that reconstruct the anatomy (test SSIM 0.80 -> 0.95),
+    # for priors that train 2.5 times as long: benchmarks/README.md, "Bottom stride"
+    "bottom_stride": 2,
+    # top codes that hold the layout, so the samples take the level they are
+    # drawn at: benchmarks/README.md, "Top codes that matter"
+    "top_reconstruction_weight": 1.0,
     "batch_size": 8,
     "learning_rate": 1e-3,
     "heldout_fraction": 0.2,  # a fifth of each person's slices, to judge samples
@@ -81,8 +83,8 @@ def add_parser(
         type=int,
         choices=BOTTOM_STRIDES,
         default=DEMO["bottom_stride"],
-        help="2: a bottom code map twice as fine, sharper slices, priors that "
-        "train about three times longer (default: 4)",
+        help="4: a bottom code map half as fine, blurred slices, priors that "
+        "train 2.5 times faster (default: 2)",
     )
     demo.add_argument("--prior-epochs", type=int, default=DEMO["prior_epochs"])
     demo.add_argument(
