@@ -203,6 +203,7 @@ def test_evaluate_reports_every_figure_beside_the_real_one(fitted, sample):
     ):
         assert np.isfinite(quality[name]) and np.isfinite(quality[f"{name}_real"])
     assert quality["sampled_at_real_positions"] is True
+    assert quality["level_error"] is None  # X_train, an array, has no positions
     assert quality["top_bits_per_code"] > 0
     assert quality["top_bits_per_code_uniform"] == pytest.approx(4.0)
     # real held-out slices of the training people look like the training slices
@@ -220,21 +221,6 @@ def test_evaluate_takes_positions_and_subjects_from_a_slice_dataset(fitted, samp
     # the levels of real held-out slices of the training people are easy to read
     assert 0 <= quality["level_error_real"] < 0.5 * quality["level_error_chance"]
     assert 0 <= quality["level_error"] <= 1
-
-
-def test_evaluate_without_training_positions_leaves_the_level_errors_out(
-    fitted, sample
-):
-    X, _, positions = sample
-    quality = fitted.evaluate(
-        X[1::4],
-        X[::2],
-        slice_position=positions[1::4],
-        n_samples=6,
-        classifier="linear",
-        n_splits=2,
-    )
-    assert quality["level_error"] is None and quality["level_error_real"] is None
 
 
 @pytest.mark.parametrize(

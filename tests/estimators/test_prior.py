@@ -426,3 +426,16 @@ def test_a_prior_with_mirror_context_fits_samples_and_is_saved(tmp_path):
     assert loaded.mirror_context and loaded.model_.mirror_context
     np.testing.assert_allclose(loaded.score_samples(codes), prior.score_samples(codes))
     np.testing.assert_array_equal(loaded.sample(3, random_state=0), drawn)
+
+
+def test_the_global_seed_is_set_for_new_and_resumed_priors_not_warm_starts(
+    tmp_path, monkeypatch
+):
+    calls = []
+    monkeypatch.setattr("keras.utils.set_random_seed", calls.append)
+    params = {**TINY_PRIOR, "checkpoint_dir": tmp_path, "warm_start": True}
+    codes = make_row_codes(n=16)
+    prior = PixelCNNPrior(**params).fit(codes)
+    prior.set_params(epochs=2).fit(codes)  # the model in memory: no reseeding
+    PixelCNNPrior(**{**params, "epochs": 3}).fit(codes)  # from the checkpoint
+    assert calls == [0, 0]

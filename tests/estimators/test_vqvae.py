@@ -298,3 +298,16 @@ def test_training_compiles_with_xla(slices):
     est = VQVAE2Estimator(**{**TINY_VQVAE, "jit_compile": True}).fit(slices)
     assert len(est.history_["loss"]) == 1 and np.isfinite(est.history_["loss"][0])
     assert est.transform(slices).shape == (len(slices), 20)
+
+
+def test_the_global_seed_is_set_for_new_and_resumed_models_not_warm_starts(
+    slices, tmp_path, monkeypatch
+):
+    # setting it clears TensorFlow's caches: a warm start would trace again
+    calls = []
+    monkeypatch.setattr("keras.utils.set_random_seed", calls.append)
+    params = {**TINY_VQVAE, "checkpoint_dir": tmp_path, "warm_start": True}
+    est = VQVAE2Estimator(**params).fit(slices)
+    est.set_params(epochs=2).fit(slices)
+    VQVAE2Estimator(**{**params, "epochs": 3}).fit(slices)  # from the checkpoint
+    assert calls == [0, 0]
