@@ -4,10 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The suite runs its test files on two worker processes (pytest-xdist), a file per
-# worker so module-scoped fixtures are built once, and lists its 15 slowest tests:
-# 14.6 minutes on 2 cores (`time make test`, 2026-12-02 05:57 UTC, nothing else
-# running; 14.0 at 05:20), under the 15-minute budget. CI runs all of it; `make
+# The suite runs on two worker processes (pytest-xdist) that take tests from each
+# other when one runs out (worksteal; a module's fixtures may then be built in
+# both), and lists its 15 slowest tests: 14.1 minutes on 2 cores (`time make
+# test`, 2026-12-02 08:22 UTC, nothing else running), against 14.0 and 16.1 at
+# 07:46 and 08:04 with a file per worker (loadfile). CI runs all of it; `make
 # test-quick` leaves out the tests marked slow (each 40 s or more).
 # PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
@@ -37,11 +38,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.cfg
 	touch $@
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15 \
 		$(PYTEST_ARGS)
 
 test-quick: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow" \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not slow" \
 		$(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

@@ -55,7 +55,8 @@ class Forward(NamedTuple):
     bottom_codes: tf.Tensor
     commitment_loss: tf.Tensor
     coarse_reconstruction: tf.Tensor | None
-    """The image read from the top codes alone (H/s), without a weight None."""
+    """The coarse image read from the top codes alone (n, H/s, W/s, 1); None
+    without a ``top_reconstruction_weight``."""
 
 
 def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
