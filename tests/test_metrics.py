@@ -322,10 +322,10 @@ def test_level_error_reads_the_level_of_real_slices_of_another_person(levels):
 @pytest.mark.parametrize(
     "change, match",
     [
-        (lambda a: {"positions": a["positions"][:3]}, "positions as 4 numbers"),
-        (lambda a: {"positions": ["high"] * 4}, "positions as 4 numbers"),
-        (lambda a: {"train_positions": None}, "train_positions as"),
-        (lambda a: {"positions": np.full(4, 1.5)}, r"positions in \[0, 1\].*1\.5"),
+        (lambda a: {"positions": a["positions"][:3]}, "expected 4 slice positions"),
+        (lambda a: {"positions": ["high"] * 4}, r"\(positions\).*real numbers"),
+        (lambda a: {"train_positions": None}, r"\(train_positions\).*real numbers"),
+        (lambda a: {"positions": np.full(4, 1.5)}, r"in \[0, 1\].*got 1\.5 at index 0"),
         (lambda a: {"positions": np.full(4, np.nan)}, "got nan at index 0"),
         (lambda a: {"images": a["images"][:, :16, :16]}, "of the same size"),
         (

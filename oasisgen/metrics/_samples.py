@@ -40,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from oasisgen._imaging import resize_images
+from oasisgen.datasets._slices import check_slice_positions
 from oasisgen.metrics._reconstruction import (
     _SSIM_FILTER_SIGMA,
     _SSIM_FILTER_SIZE,
@@ -1046,26 +1047,6 @@ def _linear_features(images: np.ndarray) -> np.ndarray:
     return np.column_stack([pixels, stats, energy])
 
 
-def _check_positions(
-    positions: object, n_slices: int, *, caller: str, name: str
-) -> np.ndarray:
-    values = np.asarray(positions)
-    if values.dtype.kind not in "biuf" or values.shape != (n_slices,):
-        raise ValueError(
-            f"{caller} expected {name} as {n_slices} numbers in [0, 1], one per "
-            f"slice; got an array of shape {values.shape} and dtype {values.dtype}."
-        )
-    values = values.astype(np.float64)
-    outside = ~((values >= 0) & (values <= 1))
-    if outside.any():
-        raise ValueError(
-            f"{caller} expected {name} in [0, 1] (0 for the lowest slice of a "
-            f"volume, 1 for the highest); got {float(values[outside][0])} at index "
-            f"{int(np.flatnonzero(outside)[0])}."
-        )
-    return values
-
-
 def level_error(
     images: object,
     positions: object,
@@ -1125,9 +1106,11 @@ def level_error(
         train_images, caller=caller, name="train_images", min_slices=2
     )
     _check_same_size(batch, train, caller=caller, names=("images", "train_images"))
-    levels = _check_positions(positions, len(batch), caller=caller, name="positions")
-    train_levels = _check_positions(
-        train_positions, len(train), caller=caller, name="train_positions"
+    levels = check_slice_positions(
+        positions, n_slices=len(batch), caller=f"{caller} (positions)"
+    )
+    train_levels = check_slice_positions(
+        train_positions, n_slices=len(train), caller=f"{caller} (train_positions)"
     )
 
     def pixels(slices: np.ndarray) -> np.ndarray:
