@@ -280,7 +280,6 @@ optional
             global_condition = check_global_condition(
                 global_condition, n_samples=len(codes), caller=name
             )
-        in_memory = hasattr(self, "model_")
         going_on = self._start_training(
             lambda: self._fits(codes, condition, global_condition),
             continue_fitted=self.warm_start,
@@ -291,10 +290,7 @@ optional
             ),
         )
         seed = self._training_seed()
-        if seed is not None and not (going_on and in_memory):
-            # not when going on with the model in memory: it clears TensorFlow's
-            # caches, so a warm start would trace its step again
-            keras.utils.set_random_seed(seed)
+        self._seed_globally(seed)
         if not going_on:
             self._initialise(codes, condition, global_condition, seed)
         else:  # a warm start must stay within the fitted codebooks

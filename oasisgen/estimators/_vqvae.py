@@ -285,17 +285,13 @@ tf.data.Dataset
         """
         self._check_params()
         source = image_source(X, caller=f"{type(self).__name__}.fit")
-        in_memory = hasattr(self, "model_")
         going_on = self._start_training(
             lambda: self._is_fitted_to(source.image_shape),
             continue_fitted=self.warm_start,
             data=_describe(source.image_shape),
         )
         seed = self._training_seed()
-        if seed is not None and not (going_on and in_memory):
-            # not when going on with the model in memory: it clears TensorFlow's
-            # caches, so a warm start would trace its step again (1-3 s at 128 px)
-            keras.utils.set_random_seed(seed)
+        self._seed_globally(seed)
         train, validation = self._train_validation(source, validation_data, seed)
         if not going_on:
             self._initialise(source.image_shape, seed)

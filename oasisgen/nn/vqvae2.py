@@ -288,6 +288,18 @@ class VQVAE2(keras.Model):
         coarse = tf.cast(coarse, forward.coarse_reconstruction.dtype)
         return tf.reduce_mean(tf.square(coarse - forward.coarse_reconstruction))
 
+    def _loss(
+        self,
+        reconstruction_loss: tf.Tensor,
+        forward: Forward,
+        coarse_error: tf.Tensor | None,
+    ) -> tf.Tensor:
+        """Return the training loss: reconstruction, commitment, weighted coarse."""
+        loss = reconstruction_loss + forward.commitment_loss
+        if coarse_error is None:
+            return loss
+        return loss + self.top_reconstruction_weight * coarse_error
+
     @staticmethod
     def _commitment(quantizer: VectorQuantizer, z: Any, codes: Any) -> tf.Tensor:
         """Return ``commitment_cost * mean(||z - sg(q)||^2)`` of one level."""
@@ -351,10 +363,8 @@ class VQVAE2(keras.Model):
             reconstruction_loss = tf.reduce_mean(
                 tf.square(images - forward.reconstruction)
             )
-            loss = reconstruction_loss + forward.commitment_loss
             coarse_error = self._coarse_error(images, forward)
-            if coarse_error is not None:
-                loss += self.top_reconstruction_weight * coarse_error
+            loss = self._loss(reconstruction_loss, forward, coarse_error)
             # Gradients are summed over replicas: scale to the global mean.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         weights = self.trainable_variables
@@ -386,10 +396,9 @@ class VQVAE2(keras.Model):
         commitment_loss = forward.commitment_loss
         codes = (forward.top_codes, forward.bottom_codes)
         batch = tf.shape(images)[0]
-        loss = reconstruction_loss + commitment_loss
         if coarse_error is not None:
-            loss += self.top_reconstruction_weight * coarse_error
             self.top_reconstruction_tracker.update_state(coarse_error, batch)
+        loss = self._loss(reconstruction_loss, forward, coarse_error)
         self.loss_tracker.update_state(loss, batch)
         self.reconstruction_tracker.update_state(reconstruction_loss, batch)
         self.commitment_tracker.update_state(commitment_loss, batch)
