@@ -80,6 +80,29 @@ def test_three_codebook_sizes_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "values, expected",
+    [([64], (64, 64)), ([64, 32], (64, 32)), (64, (64, 64))],  # 64: an old args.json
+)
+def test_a_prior_option_gives_the_top_and_the_bottom_value(values, expected):
+    from oasisgen.cli._common import per_prior
+
+    assert per_prior(values, "--prior-channels") == expected
+
+
+@pytest.mark.parametrize("option", ["--prior-channels", "--prior-learning-rate"])
+def test_three_values_of_a_prior_option_are_refused_before_training(
+    tmp_path, capsys, option
+):
+    argv = ["train", "--out", str(tmp_path / "r"), *TINY, "--priors"]
+    with pytest.raises(SystemExit):
+        main([*argv, option, "1", "2", "3"])
+    assert f"{option} takes one value for both priors or a top and a bottom" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
     "option, value, expected",
     [
         ("--checkpoint-every", "0", "at least 1; got '0'"),
@@ -123,10 +146,16 @@ def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
 def test_train_prior_then_sample(run_dir, tmp_path):
     out = shutil.copytree(run_dir, tmp_path / "run")  # train-prior writes into it
     mirror = ["--prior-mirror-context", "bottom"]
-    assert main(["train-prior", str(out), *PRIORS, *mirror, "--quiet"]) == 0
+    per_level = ["--prior-channels", "8", "4", "--prior-layers", "1", "2"]
+    argv = ["train-prior", str(out), *PRIORS, *per_level, *mirror, "--quiet"]
+    assert main(argv) == 0
     generator = oasisgen.load(out / "generator")
     assert not generator.top_prior_.mirror_context
     assert generator.bottom_prior_.mirror_context
+    top, bottom = generator.top_prior_, generator.bottom_prior_
+    assert (top.channels, top.n_layers) == (8, 1)
+    assert (bottom.channels, bottom.n_layers) == (4, 2)
+    assert top.epochs == bottom.epochs == 1  # one value: both priors
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top_prior_test_bits_per_code"] > 0
     assert metrics["bottom_prior_test_bits_per_code"] > 0

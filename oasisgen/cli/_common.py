@@ -70,16 +70,54 @@ MIRROR_CONTEXT = ("none", "bottom", "both")
 """Choices of ``--prior-mirror-context``: the priors given ``mirror_context``."""
 
 
+class _TopAndBottom(argparse.Action):
+    """Store one value for both priors, or a top and a bottom value; refuse more."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if len(values) > 2:
+            parser.error(
+                f"{option_string} takes one value for both priors or a top and a "
+                f"bottom value; got {len(values)} values {values}."
+            )
+        setattr(namespace, self.dest, values)
+
+
+PRIOR_OPTIONS: tuple[tuple[str, type, float], ...] = (
+    ("--prior-epochs", int, 20),
+    ("--prior-layers", int, 12),
+    ("--prior-channels", int, 128),
+    ("--prior-kernel-size", int, 5),
+    ("--prior-dropout", float, 0.0),
+    ("--prior-learning-rate", float, 3e-4),
+    ("--prior-batch-size", int, 32),
+)
+"""The per-prior options of `add_prior_arguments`: flag, type and default."""
+
+
 def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``--prior-*`` options, in a group of their own, to ``parser``."""
-    group = parser.add_argument_group("priors")
-    group.add_argument("--prior-epochs", type=int, default=20)
-    group.add_argument("--prior-layers", type=int, default=12)
-    group.add_argument("--prior-channels", type=int, default=128)
-    group.add_argument("--prior-kernel-size", type=int, default=5)
-    group.add_argument("--prior-dropout", type=float, default=0.0)
-    group.add_argument("--prior-learning-rate", type=float, default=3e-4)
-    group.add_argument("--prior-batch-size", type=int, default=32)
+    group = parser.add_argument_group(
+        "priors",
+        "Each --prior-* option that takes N or X takes one value for both priors, "
+        "or the top prior's and the bottom prior's: the bottom prior reads a code "
+        "map 4 to 16 times as large, and may be given fewer layers or channels.",
+    )
+    for flag, kind, default in PRIOR_OPTIONS:
+        group.add_argument(
+            flag,
+            type=kind,
+            nargs="+",
+            action=_TopAndBottom,
+            default=[default],
+            metavar="N" if kind is int else "X",
+            help=f"(default: {default})",
+        )
     group.add_argument(
         "--prior-mirror-context",
         choices=MIRROR_CONTEXT,
@@ -205,6 +243,22 @@ def add_temperature_argument(
         help=f"{purpose}one temperature for both priors, or the top and the bottom one "
         f"(default: {default_text})",
     )
+
+
+def per_prior(values: Any, flag: str) -> tuple[Any, Any]:
+    """Return the top prior's and the bottom prior's value of a ``--prior-*`` option.
+
+    ``values`` is one value for both priors or a top and a bottom value; a single
+    value that is not a list (as in the ``args.json`` of runs from before the
+    option took two) counts as one value.
+    """
+    values = values if isinstance(values, (list, tuple)) else [values]
+    if len(values) not in (1, 2):
+        raise SystemExit(
+            f"oasisgen: {flag} takes one value for both priors or a top and a "
+            f"bottom value; got {len(values)} values {list(values)}."
+        )
+    return values[0], values[-1]
 
 
 def temperature_option(values: Sequence[float]) -> float | tuple[float, float]:

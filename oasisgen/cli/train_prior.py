@@ -21,6 +21,7 @@ from oasisgen.cli._common import (
     describe,
     evaluate_samples,
     load_splits,
+    per_prior,
     run_heldout,
     without_checkpoints,
 )
@@ -125,16 +126,20 @@ def fit_priors(
         "both": ("top_prior", "bottom_prior"),
     }[getattr(args, "prior_mirror_context", "none")]
 
+    def option(name: str, level: str) -> Any:
+        top, bottom = per_prior(getattr(args, name), "--" + name.replace("_", "-"))
+        return top if level == "top_prior" else bottom
+
     def prior(level: str) -> Any:
         return PixelCNNPrior(
             mirror_context=level in mirrored,
-            n_layers=args.prior_layers,
-            channels=args.prior_channels,
-            kernel_size=args.prior_kernel_size,
-            dropout=args.prior_dropout,
-            learning_rate=args.prior_learning_rate,
-            batch_size=args.prior_batch_size,
-            epochs=args.prior_epochs,
+            n_layers=option("prior_layers", level),
+            channels=option("prior_channels", level),
+            kernel_size=option("prior_kernel_size", level),
+            dropout=option("prior_dropout", level),
+            learning_rate=option("prior_learning_rate", level),
+            batch_size=option("prior_batch_size", level),
+            epochs=option("prior_epochs", level),
             random_state=args.seed,
             verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
             warm_start=checkpoints is not None,
