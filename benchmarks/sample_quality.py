@@ -10,7 +10,8 @@ beside the real held-out slices' and the target, and writes them as JSON::
     ../.venv/bin/python sample_quality.py --json results/sample_quality_64.json
 
 ``--set NAME=VALUE`` changes one setting of the demo (the keys of
-``oasisgen.cli.demo.DEMO``; lists with commas), to measure the alternatives::
+``oasisgen.cli.demo.DEMO``; lists with commas, such as the top and the bottom
+prior's ``--set prior_channels=64,32``), to measure the alternatives::
 
     ../.venv/bin/python sample_quality.py --set num_embeddings=32,256 \
         --set sample_temperature=1.0
@@ -98,9 +99,10 @@ def setting(text: str) -> tuple[str, object]:
             f"{text!r}."
         )
     old = demo.DEMO[name]
-    if isinstance(old, list):
-        return name, [type(old[0])(part) for part in value.split(",")]
-    return name, type(old)(value)
+    kind = type(old[0]) if isinstance(old, list) else type(old)
+    if isinstance(old, list) or "," in value:  # a list, such as top,bottom
+        return name, [kind(part) for part in value.split(",")]
+    return name, kind(value)
 
 
 def main() -> None:

@@ -88,6 +88,24 @@ class _TopAndBottom(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def add_per_prior_argument(
+    parser: Any, flag: str, kind: type, default: list[Any], help_text: str
+) -> None:
+    """Add an option of one value for both priors or a top and a bottom value.
+
+    Read it back with :func:`per_prior`.
+    """
+    parser.add_argument(
+        flag,
+        type=kind,
+        nargs="+",
+        action=_TopAndBottom,
+        default=default,
+        metavar="N" if kind is int else "X",
+        help=help_text,
+    )
+
+
 PRIOR_OPTIONS: tuple[tuple[str, type, float], ...] = (
     ("--prior-epochs", int, 20),
     ("--prior-layers", int, 12),
@@ -109,15 +127,7 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
         "map 4 to 16 times as large, and may be given fewer layers or channels.",
     )
     for flag, kind, default in PRIOR_OPTIONS:
-        group.add_argument(
-            flag,
-            type=kind,
-            nargs="+",
-            action=_TopAndBottom,
-            default=[default],
-            metavar="N" if kind is int else "X",
-            help=f"(default: {default})",
-        )
+        add_per_prior_argument(group, flag, kind, [default], f"(default: {default})")
     group.add_argument(
         "--prior-mirror-context",
         choices=MIRROR_CONTEXT,

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from oasisgen.cli import sample, train
-from oasisgen.cli._common import BOTTOM_STRIDES, parse_as, temperature_option
+from oasisgen.cli._common import (
+    BOTTOM_STRIDES,
+    add_per_prior_argument,
+    parse_as,
+    temperature_option,
+)
 
 NAME = "demo"
 
@@ -86,7 +91,16 @@ def add_parser(
         help="4: a bottom code map half as fine, blurred slices, priors that "
         "train 2.5 times faster (default: 2)",
     )
-    demo.add_argument("--prior-epochs", type=int, default=DEMO["prior_epochs"])
+    epochs = DEMO["prior_epochs"]
+    epochs = epochs if isinstance(epochs, list) else [epochs]
+    add_per_prior_argument(
+        demo,
+        "--prior-epochs",
+        int,
+        epochs,
+        "epochs of both priors, or of the top and the bottom prior (default: "
+        f"{' '.join(map(str, epochs))})",
+    )
     demo.add_argument(
         "--eval-samples",
         type=int,
