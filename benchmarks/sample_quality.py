@@ -134,7 +134,8 @@ def main() -> None:
     q = metrics["sample_quality"]
     print(
         "the VQ-VAE-2's reconstructions of the held-out slices, the priors' ceiling: "
-        f"shape plausibility {q['shape_plausibility_reconstructed']:.3f}, detail "
+        f"two-sample accuracy {q['two_sample_accuracy_reconstructed']:.3f}, shape "
+        f"plausibility {q['shape_plausibility_reconstructed']:.3f}, detail "
         f"within the real IQR {q['detail_energy_in_real_iqr_reconstructed']:.3f}"
     )
     if q.get("level_error") is not None:

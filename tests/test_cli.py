@@ -225,6 +225,31 @@ def test_evaluate_samples_again_gives_the_same_figures(run_with_heldout, capsys)
             assert value == before[name], name
 
 
+def test_evaluate_samples_with_the_linear_two_sample_test(run_with_heldout, tmp_path):
+    from oasisgen.cli import evaluate
+    from oasisgen.cli._common import parse_as
+
+    run = shutil.copytree(run_with_heldout, tmp_path / "run")
+    before = json.loads((run / "metrics.json").read_text())["sample_quality"]
+    argv = ["evaluate", str(run), "--samples", "--eval-samples", "12"]
+    linear = evaluate.run(
+        parse_as(evaluate.add_parser, [*argv, "--classifier", "linear"])
+    )["sample_quality"]
+    # the same samples, another classifier: the other figures do not move
+    assert linear["shape_plausibility"] == before["shape_plausibility"]
+    assert linear["pairwise_ssim"] == pytest.approx(before["pairwise_ssim"])
+    for name in ("two_sample_accuracy", "two_sample_accuracy_reconstructed"):
+        assert 0 <= linear[name] <= 1
+    assert linear["two_sample_accuracy"] != before["two_sample_accuracy"]
+
+
+def test_evaluate_refuses_an_unknown_classifier(run_with_heldout, capsys):
+    argv = ["evaluate", str(run_with_heldout), "--samples", "--classifier", "svm"]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "invalid choice: 'svm'" in capsys.readouterr().err
+
+
 def test_evaluate_samples_at_the_run_temperature_unless_told(
     run_with_heldout, tmp_path
 ):

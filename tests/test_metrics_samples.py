@@ -52,6 +52,7 @@ QUALITY_KEYS = {
     "copy_rate_real",
     "pairwise_ssim",
     "pairwise_ssim_real",
+    "two_sample_accuracy_reconstructed",
     "shape_plausibility_reconstructed",
     "detail_energy_median_reconstructed",
     "detail_energy_in_real_iqr_reconstructed",
@@ -411,6 +412,8 @@ def test_perfect_reconstructions_reach_the_real_figures(quality_of_noise):
         == quality["detail_energy_median_real"]
     )
     assert 0.4 <= quality["detail_energy_in_real_iqr_reconstructed"] <= 0.6
+    # the same slices on both sides: nothing to tell apart
+    assert quality["two_sample_accuracy_reconstructed"] <= 0.6
 
 
 def test_blurred_reconstructions_lose_detail(train, heldout, noise):
@@ -425,6 +428,7 @@ def test_blurred_reconstructions_lose_detail(train, heldout, noise):
         < quality["detail_energy_real_q25"]
     )
     assert quality["detail_energy_in_real_iqr_reconstructed"] < 0.2
+    assert quality["two_sample_accuracy_reconstructed"] >= 0.8  # blur shows
 
 
 def test_sample_quality_of_copied_training_slices(train, heldout):
@@ -449,6 +453,7 @@ def test_sample_quality_without_groups_has_no_copy_rate(train, heldout, noise):
     assert quality["copy_threshold"] is None
     assert quality["copy_rate"] is None and quality["copy_rate_real"] is None
     assert quality["shape_plausibility_reconstructed"] is None  # none given
+    assert quality["two_sample_accuracy_reconstructed"] is None
     # held-out volumes set the threshold when the training groups are missing
     with_heldout = sample_quality(
         noise,

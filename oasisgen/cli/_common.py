@@ -446,7 +446,8 @@ def evaluate_samples(
         With ``"heldout"`` (real slices of the training people that nothing was
         trained on) and ``"train"``.
     args : argparse.Namespace
-        With ``--eval-samples``, ``--sample-temperature`` and ``--seed``.
+        With ``--eval-samples``, ``--sample-temperature`` and ``--seed`` (and
+        ``--classifier``, if any: the two-sample test's, a CNN without it).
 
     Returns
     -------
@@ -463,6 +464,7 @@ def evaluate_samples(
         n_samples=args.eval_samples,
         random_state=args.seed,
         temperature=temperature_option(args.sample_temperature),
+        classifier=getattr(args, "classifier", "cnn"),
         return_samples=True,
     )
     train = splits["train"].to_numpy()
@@ -475,7 +477,8 @@ def evaluate_samples(
         f"oasisgen: {len(samples)} samples against {q['n_real']} held-out slices "
         f"({time.perf_counter() - started:.0f} s), real slices' figure in brackets: "
         f"two-sample accuracy {q['two_sample_accuracy']:.2f} "
-        f"({q['two_sample_accuracy_real']:.2f}), shape plausibility "
+        f"({q['two_sample_accuracy_real']:.2f}; reconstructions "
+        f"{q['two_sample_accuracy_reconstructed']:.2f}), shape plausibility "
         f"{q['shape_plausibility']:.2f} ({q['shape_plausibility_real']:.2f}), "
         f"copy rate {q['copy_rate']:.2f} ({q['copy_rate_real']:.2f})"
     )

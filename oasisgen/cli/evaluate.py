@@ -49,6 +49,13 @@ def add_parser(
         "out (a run trained with --priors and --heldout-fraction)",
     )
     evaluate.add_argument("--eval-samples", type=int, default=64)
+    evaluate.add_argument(
+        "--classifier",
+        choices=["cnn", "linear"],
+        default="cnn",
+        help="the two-sample test's classifier: a small CNN (default) or a logistic "
+        "regression on fixed features (16x16 pixels, head shape, detail energy)",
+    )
     add_temperature_argument(
         evaluate,
         "--sample-temperature",

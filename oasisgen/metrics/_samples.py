@@ -1395,8 +1395,8 @@ def sample_quality(
     reconstructions : array-like of shape (n_real, height, width[, 1]), optional
         The held-out slices as the generator's autoencoder reconstructs them.
         Samples are decoded by the same decoder, so its reconstructions bound
-        what any prior over its codes can reach: with them, their shape and
-        detail figures are reported too.
+        what any prior over its codes can reach: with them, their two-sample,
+        shape and detail figures are reported too.
 
     Returns
     -------
@@ -1414,6 +1414,11 @@ def sample_quality(
             them if there are fewer) against real: what real data reaches.
         ``"two_sample_n_per_class"`` (int)
             Slices per class in the test of the samples.
+        ``"two_sample_accuracy_reconstructed"`` (float or None)
+            The same test of the reconstructions against real, the ceiling of
+            any prior over the autoencoder's codes (a classifier may tell the
+            decoder's output from real slices by something no prior changes);
+            None without ``reconstructions``.
         ``"shape_plausibility"``, ``"shape_plausibility_real"`` (float)
             :func:`shape_plausibility` of the samples and of the real slices, both
             with the training slices as reference and the default margin; the
@@ -1546,6 +1551,7 @@ def sample_quality(
 
     ceiling: dict[str, float | None] = dict.fromkeys(
         [
+            "two_sample_accuracy_reconstructed",
             "shape_plausibility_reconstructed",
             "detail_energy_median_reconstructed",
             "detail_energy_in_real_iqr_reconstructed",
@@ -1555,7 +1561,11 @@ def sample_quality(
         found_rebuilt = _foreground_and_mask(rebuilt, "li")
         energy_rebuilt = _detail_energy(rebuilt, found_rebuilt[1])
         stats = _shape_statistics(rebuilt, found_rebuilt)
+        test_rebuilt = _two_sample(
+            rebuilt, real, classifier=kind, n_splits=n_splits, seed=seeds[0]
+        )
         ceiling = {
+            "two_sample_accuracy_reconstructed": test_rebuilt["accuracy"],
             "shape_plausibility_reconstructed": float(
                 _plausible(stats, train_stats).mean()
             ),
