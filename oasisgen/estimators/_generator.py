@@ -25,9 +25,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen._validation import check_sampling_options
 from oasisgen.datasets import SliceDataset
 from oasisgen.datasets._slices import check_slice_positions
+from oasisgen.datasets._validation import check_sampling_options
 from oasisgen.distribute import writes_files
 from oasisgen.estimators._base import seed_from
 from oasisgen.estimators._inputs import image_source
