@@ -40,7 +40,7 @@ class TFConfigError(ValueError):
 
     Examples
     --------
-    >>> from oasisgen.distribute import TFConfigError
+    >>> from oasisgen.nn.distribute import TFConfigError
     >>> issubclass(TFConfigError, ValueError)
     True
     """
@@ -184,7 +184,7 @@ def start_multi_worker() -> tf.distribute.MultiWorkerMirroredStrategy:
 
     >>> import subprocess, sys
     >>> script = (
-    ...     "from oasisgen.distribute import start_multi_worker;"
+    ...     "from oasisgen.nn.distribute import start_multi_worker;"
     ...     "print(start_multi_worker().num_replicas_in_sync)"
     ... )
     >>> env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
@@ -202,7 +202,7 @@ def start_multi_worker() -> tf.distribute.MultiWorkerMirroredStrategy:
             raise RuntimeError(
                 "TensorFlow started in this process before its multi-worker "
                 f"strategy could be created ({error}). Call "
-                "oasisgen.distribute.start_multi_worker() at the top of the script, "
+                "oasisgen.nn.distribute.start_multi_worker() at the top of the script, "
                 "before loading data or running anything else with TensorFlow."
             ) from error
     return _multi_worker
