@@ -28,6 +28,16 @@ from typing import Any
 
 import tensorflow as tf
 
+__all__ = [
+    "DISTRIBUTE_OPTIONS",
+    "TFConfigError",
+    "is_chief",
+    "make_strategy",
+    "read_tf_config",
+    "start_multi_worker",
+    "writes_files",
+]
+
 DISTRIBUTE_OPTIONS = ("mirrored", "multi_worker")
 """The values ``distribute`` may take besides ``None``."""
 
