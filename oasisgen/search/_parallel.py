@@ -34,7 +34,7 @@ import joblib
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client
 
-    from oasisgen._dask_plugin import TensorFlowWorkerPlugin
+    from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
 
 __all__ = [
     "available_cores",
@@ -76,7 +76,7 @@ def available_cores() -> int:
 
     Examples
     --------
-    >>> from oasisgen.parallel import available_cores
+    >>> from oasisgen.search import available_cores
     >>> available_cores() >= 1
     True
     """
@@ -106,7 +106,7 @@ def threads_per_worker(n_workers: int, n_cores: int | None = None) -> int:
 
     Examples
     --------
-    >>> from oasisgen.parallel import threads_per_worker
+    >>> from oasisgen.search import threads_per_worker
     >>> threads_per_worker(4, n_cores=16)
     4
     >>> threads_per_worker(3, n_cores=8)
@@ -168,7 +168,7 @@ def configure_tensorflow(
     --------
     Run it before anything else uses TensorFlow, in a fresh worker process:
 
-    >>> from oasisgen.parallel import configure_tensorflow
+    >>> from oasisgen.search import configure_tensorflow
     >>> configure_tensorflow(intra_op_threads=2, inter_op_threads=1)  # doctest: +SKIP
 
     Once TensorFlow has started, other values are refused:
@@ -330,7 +330,7 @@ def worker_environment(
     Examples
     --------
     >>> import os
-    >>> from oasisgen.parallel import worker_environment
+    >>> from oasisgen.search import worker_environment
     >>> with worker_environment(2, intra_op_threads=3) as env:
     ...     print(env["TF_NUM_INTRAOP_THREADS"], os.environ["TF_NUM_INTEROP_THREADS"])
     3 1
@@ -385,7 +385,7 @@ def _import_distributed() -> Any:
 def __getattr__(name: str) -> Any:
     if name == "TensorFlowWorkerPlugin":
         _import_distributed()
-        from oasisgen._dask_plugin import TensorFlowWorkerPlugin
+        from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
 
         globals()[name] = TensorFlowWorkerPlugin
         return TensorFlowWorkerPlugin
@@ -514,7 +514,7 @@ def connect(
     Examples
     --------
     >>> import joblib
-    >>> from oasisgen.parallel import connect
+    >>> from oasisgen.search import connect
     >>> client = connect("tcp://10.0.0.5:8786")  # doctest: +SKIP
     >>> with joblib.parallel_config(backend="dask"):  # doctest: +SKIP
     ...     search.fit(X)
@@ -537,7 +537,7 @@ def connect(
     _probe(address, float(timeout))
     client = distributed.Client(address, timeout=timeout)
     if configure_workers:
-        from oasisgen._dask_plugin import TensorFlowWorkerPlugin
+        from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
 
         try:
             client.register_plugin(TensorFlowWorkerPlugin())
