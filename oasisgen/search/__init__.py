@@ -42,7 +42,7 @@ used). These helpers were ``oasisgen.parallel``, which still re-exports them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oasisgen.search._parallel import (
     available_cores,
@@ -66,6 +66,9 @@ from oasisgen.search._spec import (
     SearchSpec,
     read_search_file,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
 
 __all__ = [
     "BACKENDS",
