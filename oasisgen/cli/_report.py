@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 
 import oasisgen
+from oasisgen.cli._common import MODEL_DIR
+
+__all__ = ["REPORT_NAME", "write_report"]
 
 REPORT_NAME = "report.html"
-MODEL_DIR = "model"
 # test slices encoded for the code-usage figure, and shown as reconstructions
 N_CODED = 64
 N_SHOWN = 8
@@ -105,8 +107,7 @@ def write_report(
     --------
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from oasisgen.cli import main
-    >>> from oasisgen.report import write_report
+    >>> from oasisgen.cli import main, write_report
     >>> folder = tempfile.TemporaryDirectory()
     >>> run = Path(folder.name) / "run"
     >>> main(["train", "--image-size", "32", "--epochs", "1", "--embedding-dim", "4",
