@@ -6,7 +6,7 @@ refit) on bundled slices, run three ways in one process:
 1. ``n_jobs=1``: the fits one after the other, each with this process's threads;
 2. ``n_jobs=2`` as is: two loky workers, each inheriting this process's
    ``TF_NUM_INTRAOP_THREADS`` (all the cores each: oversubscribed);
-3. ``n_jobs=2`` inside :func:`oasisgen.parallel.worker_environment`: each worker
+3. ``n_jobs=2`` inside :func:`oasisgen.search.worker_environment`: each worker
    gets its share of the cores.
 
 The three searches must give the same scores; the table gives their wall times as
@@ -29,7 +29,7 @@ from sklearn.model_selection import GridSearchCV
 
 from oasisgen import VQVAE2Estimator
 from oasisgen.datasets import load_sample
-from oasisgen.parallel import available_cores, worker_environment
+from oasisgen.search import available_cores, worker_environment
 
 GRID = {"num_embeddings": [16, 32, 64, 128]}
 

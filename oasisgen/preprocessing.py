@@ -25,8 +25,8 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen._imaging import as_size, resize_images
-from oasisgen._validation import IMAGE_SHAPE_TEXT, check_images
+from oasisgen.datasets._imaging import as_size, resize_images
+from oasisgen.datasets._validation import IMAGE_SHAPE_TEXT, check_images
 
 __all__ = ["IntensityScaler", "RandomSliceTransform", "Resize", "random_transform"]
 

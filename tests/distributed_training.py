@@ -43,7 +43,7 @@ def main(mode: str, out: Path) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
     from oasisgen import VQVAE2Estimator
-    from oasisgen.distribute import is_chief
+    from oasisgen.nn.distribute import is_chief
 
     from .estimators.conftest import TINY_VQVAE, make_slices
 

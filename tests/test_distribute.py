@@ -15,7 +15,7 @@ import pytest
 
 import oasisgen.cli
 from oasisgen import VQVAE2Estimator
-from oasisgen.distribute import (
+from oasisgen.nn.distribute import (
     TFConfigError,
     is_chief,
     make_strategy,
@@ -126,7 +126,7 @@ def test_multi_worker_strategy_must_come_before_tensorflow_starts():
     script = (
         "import tensorflow as tf\n"
         "tf.constant(1.0) + 1\n"
-        "from oasisgen.distribute import start_multi_worker\n"
+        "from oasisgen.nn.distribute import start_multi_worker\n"
         "start_multi_worker()\n"
     )
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}

@@ -14,8 +14,8 @@ import pytest
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GridSearchCV
 
-from oasisgen import parallel
-from oasisgen.parallel import (
+from oasisgen import search
+from oasisgen.search import (
     available_cores,
     configure_tensorflow,
     connect,
@@ -63,7 +63,7 @@ import json, os
 for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
     os.environ.pop(name, None)
 import tensorflow as tf
-from oasisgen.parallel import configure_tensorflow
+from oasisgen.search import configure_tensorflow
 
 threading = tf.config.threading
 report = {"unset": [threading.get_intra_op_parallelism_threads(),
@@ -344,4 +344,4 @@ def test_the_dask_parts_name_the_extra_to_install(monkeypatch):
     with pytest.raises(ImportError, match=match):
         connect("tcp://127.0.0.1:8786")
     with pytest.raises(ImportError, match=match):
-        parallel.__getattr__("TensorFlowWorkerPlugin")
+        search.__getattr__("TensorFlowWorkerPlugin")

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oasisgen.cli import main
+from oasisgen.cli import main, write_report
 from oasisgen.plotting import plot_image_grid
-from oasisgen.report import write_report
 
 TINY = [
     "--image-size", "32", "--epochs", "1", "--num-embeddings", "8", "16",

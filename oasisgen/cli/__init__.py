@@ -5,8 +5,10 @@ A thin layer: it parses arguments, calls the public API and writes files. Run
 
 Each command is a module of this package with a ``NAME``, an ``add_parser``
 that adds its subcommand to the parser, and a ``run`` that carries it out; a new
-command is a new module and one more entry in `COMMANDS`. The helpers they share
-live in ``oasisgen.cli._common``.
+command is a new module and one more entry in `COMMANDS`. The helpers they share,
+with the layout of a run directory, live in ``oasisgen.cli._common``;
+:func:`write_report`, the HTML report of a run directory (formerly
+``oasisgen.report``, which still re-exports it), in ``oasisgen.cli._report``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from collections.abc import Sequence
 
 import oasisgen
 from oasisgen.cli import demo, evaluate, report, sample, search, train, train_prior
+from oasisgen.cli._report import write_report
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main", "write_report"]
 
 COMMANDS = (train, train_prior, sample, evaluate, report, demo, search)
 INTERRUPTED = 130  # the exit status of a process stopped by SIGINT

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> Path:
     path : Path
         The report.
     """
-    from oasisgen.report import write_report
+    from oasisgen.cli._report import write_report
 
     path = write_report(args.run_dir, data=args.data)
     print(f"oasisgen: wrote {path}")

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.resume is not None:
         return _resume(args)
     if args.distribute == "multi_worker":
-        from oasisgen.distribute import is_chief, start_multi_worker
+        from oasisgen.nn.distribute import is_chief, start_multi_worker
 
         # The strategy starts before anything else runs TensorFlow. Every worker
         # runs the same steps; those other than the chief in a scratch run

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from oasisgen._imaging import as_size
 from oasisgen.datasets._errors import (
     ON_ERROR_OPTIONS,
     check_option,
@@ -22,6 +21,7 @@ from oasisgen.datasets._files import (
     read_header,
     subject_from_path,
 )
+from oasisgen.datasets._imaging import as_size
 from oasisgen.datasets._slices import FileSlices, SliceDataset
 
 

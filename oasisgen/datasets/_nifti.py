@@ -24,7 +24,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from oasisgen._imaging import as_size, resize_image
 from oasisgen.datasets._errors import (
     ON_ERROR_OPTIONS,
     check_option,
@@ -32,6 +31,7 @@ from oasisgen.datasets._errors import (
     skipped_message,
 )
 from oasisgen.datasets._files import VOLUME_EXTENSIONS, find_files, subject_from_path
+from oasisgen.datasets._imaging import as_size, resize_image
 from oasisgen.datasets._slices import ArraySlices, SliceDataset, relative_positions
 
 # slicing axis of a RAS volume: x runs left -> right, y posterior -> anterior,

@@ -11,8 +11,8 @@ from importlib import resources
 
 import numpy as np
 
-from oasisgen._imaging import as_size, resize_images
 from oasisgen.datasets._errors import check_option
+from oasisgen.datasets._imaging import as_size, resize_images
 from oasisgen.datasets._slices import relative_positions
 
 SPLITS = ("train", "test", "all")

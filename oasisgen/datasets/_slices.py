@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from oasisgen._validation import check_images
 from oasisgen.datasets._files import LUMA_WEIGHTS, read_slice, read_slices
+from oasisgen.datasets._validation import check_images
 
 
 class ArraySlices:

@@ -25,7 +25,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen.distribute import DISTRIBUTE_OPTIONS, make_strategy, writes_files
 from oasisgen.estimators._checkpoints import (
     CheckpointError,
     TrainingState,
@@ -47,6 +46,7 @@ from oasisgen.estimators._training import (
     TrainingLoopMixin,
     set_random_states,
 )
+from oasisgen.nn.distribute import DISTRIBUTE_OPTIONS, make_strategy, writes_files
 
 
 def seed_from(random_state: None | int | np.random.RandomState) -> int | None:

@@ -25,10 +25,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen._validation import check_sampling_options
 from oasisgen.datasets import SliceDataset
 from oasisgen.datasets._slices import check_slice_positions
-from oasisgen.distribute import writes_files
+from oasisgen.datasets._validation import check_sampling_options
 from oasisgen.estimators._base import seed_from
 from oasisgen.estimators._inputs import image_source
 from oasisgen.estimators._persistence import (
@@ -40,6 +39,7 @@ from oasisgen.estimators._persistence import (
 )
 from oasisgen.estimators._prior import PixelCNNPrior
 from oasisgen.estimators._vqvae import VQVAE2Estimator
+from oasisgen.nn.distribute import writes_files
 
 _PARTS = ("vqvae_", "top_prior_", "bottom_prior_")
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from oasisgen._validation import IMAGE_SHAPE_TEXT, check_images
 from oasisgen.datasets import SliceDataset
+from oasisgen.datasets._validation import IMAGE_SHAPE_TEXT, check_images
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
-from oasisgen._validation import check_code_values
+from oasisgen.datasets._validation import check_code_values
 
 __all__ = ["bits_per_code", "codebook_usage", "perplexity", "psnr", "ssim"]
 

@@ -29,8 +29,28 @@ SSIM for :class:`~oasisgen.VQVAE2Estimator`, log-likelihood per code for
 
 :func:`read_search_file` reads and checks the file; :func:`run_search` runs it
 with joblib's loky backend or on Dask, and writes the results.
+
+The worker processes of any search (this one, or a ``GridSearchCV`` of your own)
+share the cores without fighting: TensorFlow sizes its thread pools once per
+process and by default takes all the cores, so ``n_jobs`` workers on ``n`` cores
+would run ``n_jobs * n`` threads. :func:`threads_per_worker`,
+:func:`configure_tensorflow` and :func:`worker_environment` give each loky worker
+its share; :func:`connect` and :class:`TensorFlowWorkerPlugin` do the same on a
+Dask cluster (they need the ``distributed`` extra and import Dask only when
+used). These helpers were ``oasisgen.parallel``, which still re-exports them.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from oasisgen.search._parallel import (
+    available_cores,
+    configure_tensorflow,
+    connect,
+    threads_per_worker,
+    worker_environment,
+)
 from oasisgen.search._run import (
     BACKENDS,
     BEST_MODEL_DIR,
@@ -47,6 +67,9 @@ from oasisgen.search._spec import (
     read_search_file,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
+
 __all__ = [
     "BACKENDS",
     "BEST_MODEL_DIR",
@@ -56,7 +79,30 @@ __all__ = [
     "SUMMARY_FILE",
     "DataSpec",
     "SearchSpec",
+    "TensorFlowWorkerPlugin",
+    "available_cores",
+    "configure_tensorflow",
+    "connect",
     "make_search",
     "read_search_file",
     "run_search",
+    "threads_per_worker",
+    "worker_environment",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the Dask worker plugin imports dask.distributed: only when asked for
+    if name == "TensorFlowWorkerPlugin":
+        from oasisgen.search._parallel import _import_distributed
+
+        _import_distributed()  # or an ImportError that names the extra to install
+        from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
+
+        globals()[name] = TensorFlowWorkerPlugin
+        return TensorFlowWorkerPlugin
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

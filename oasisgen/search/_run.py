@@ -90,8 +90,8 @@ def run_search(
 
     See Also
     --------
-    oasisgen.parallel.worker_environment : How the loky workers share the cores.
-    oasisgen.parallel.connect : How the Dask scheduler is reached.
+    oasisgen.search.worker_environment : How the loky workers share the cores.
+    oasisgen.search.connect : How the Dask scheduler is reached.
 
     Examples
     --------
@@ -227,7 +227,7 @@ def make_search(spec: SearchSpec, n_jobs: int | None = None, verbose: int = 0) -
 
 
 def _n_workers(n_jobs: int | None, n_fits: int) -> int:
-    from oasisgen.parallel import _effective_n_jobs
+    from oasisgen.search._parallel import _effective_n_jobs
 
     return max(1, min(_effective_n_jobs(-1 if n_jobs is None else n_jobs), n_fits))
 
@@ -240,7 +240,7 @@ def _fit_with_loky(
     n_fits: int,
     verbose: int,
 ) -> tuple[Any, int]:
-    from oasisgen.parallel import worker_environment
+    from oasisgen.search._parallel import worker_environment
 
     workers = _n_workers(n_jobs, n_fits)
     search = make_search(spec, workers, verbose)
@@ -281,7 +281,7 @@ def _dask_client(
     scheduler: str | None, n_jobs: int | None, n_fits: int, timeout: float
 ) -> Iterator[tuple[Any, int]]:
     """Yield a client of ``scheduler``, or of a LocalCluster started for it."""
-    from oasisgen.parallel import (
+    from oasisgen.search._parallel import (
         TensorFlowWorkerPlugin,
         _import_distributed,
         connect,

@@ -9,9 +9,15 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 
 import oasisgen
-from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator, parallel
-from oasisgen.parallel import connect, threads_per_worker, worker_environment
-from oasisgen.search import DataSpec, SearchSpec, run_search
+from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
+from oasisgen.search import (
+    DataSpec,
+    SearchSpec,
+    connect,
+    run_search,
+    threads_per_worker,
+    worker_environment,
+)
 
 from .conftest import TINY_PRIOR, TINY_VQVAE, make_slices
 
@@ -129,7 +135,8 @@ def test_a_worker_address_is_not_taken_for_a_scheduler(client):
 def test_new_thread_counts_are_refused_once_tensorflow_runs(client):
     client.run(lambda: float(__import__("tensorflow").constant(1.0) + 1.0))
     with pytest.raises(RuntimeError, match="TF_NUM_INTRAOP_THREADS=7"):
-        client.register_plugin(parallel.TensorFlowWorkerPlugin(intra_op_threads=7))
-    client.register_plugin(
-        parallel.TensorFlowWorkerPlugin()
-    )  # the values in force again
+        client.register_plugin(
+            oasisgen.search.TensorFlowWorkerPlugin(intra_op_threads=7)
+        )
+    # the values in force again
+    client.register_plugin(oasisgen.search.TensorFlowWorkerPlugin())

@@ -1,7 +1,7 @@
-"""The Dask worker plugin of :mod:`oasisgen.parallel`; imports dask.distributed.
+"""The Dask worker plugin of :mod:`oasisgen.search`; imports dask.distributed.
 
-Kept apart so that ``oasisgen.parallel`` imports without Dask; reach the class as
-``oasisgen.parallel.TensorFlowWorkerPlugin``.
+Kept apart so that ``oasisgen.search`` imports without Dask; reach the class as
+``oasisgen.search.TensorFlowWorkerPlugin``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from oasisgen.parallel import (
+from oasisgen.search._parallel import (
     INTRA_OP_VARIABLE,
     _check_count,
     configure_tensorflow,
@@ -22,7 +22,7 @@ from oasisgen.parallel import (
 class TensorFlowWorkerPlugin(WorkerPlugin):
     """Set TensorFlow's threads (and GPU memory growth) in every Dask worker.
 
-    Register it on a client; Dask runs :func:`~oasisgen.parallel.configure_tensorflow`
+    Register it on a client; Dask runs :func:`~oasisgen.search.configure_tensorflow`
     in each worker process when the plugin is registered and in every worker
     that joins later, before the worker runs any task.
 
@@ -42,7 +42,7 @@ class TensorFlowWorkerPlugin(WorkerPlugin):
 
     See Also
     --------
-    oasisgen.parallel.connect : Connects and registers this plugin.
+    oasisgen.search.connect : Connects and registers this plugin.
 
     Notes
     -----
@@ -52,7 +52,7 @@ class TensorFlowWorkerPlugin(WorkerPlugin):
 
     Examples
     --------
-    >>> from oasisgen.parallel import TensorFlowWorkerPlugin
+    >>> from oasisgen.search import TensorFlowWorkerPlugin
     >>> plugin = TensorFlowWorkerPlugin(intra_op_threads=2)
     >>> plugin.name, plugin.intra_op_threads, plugin.inter_op_threads
     ('oasisgen-tensorflow', 2, 1)

@@ -49,7 +49,7 @@ def check_images(
     Examples
     --------
     >>> import numpy as np
-    >>> from oasisgen._validation import check_images
+    >>> from oasisgen.datasets._validation import check_images
     >>> check_images(np.zeros((2, 8, 8), dtype=np.uint8), caller="demo").shape
     (2, 8, 8, 1)
     """
@@ -151,7 +151,7 @@ def check_global_condition(
 
     Examples
     --------
-    >>> from oasisgen._validation import check_global_condition
+    >>> from oasisgen.datasets._validation import check_global_condition
     >>> check_global_condition([0.1, 0.9], n_samples=2, caller="demo").shape
     (2, 1)
     """
@@ -217,7 +217,7 @@ def check_code_values(
 
     Examples
     --------
-    >>> from oasisgen._validation import check_code_values
+    >>> from oasisgen.datasets._validation import check_code_values
     >>> check_code_values([3.0, 1.0], caller="demo", num_embeddings=4)
     array([3, 1], dtype=int32)
     """
@@ -297,7 +297,7 @@ def check_code_maps(
 
     Examples
     --------
-    >>> from oasisgen._validation import check_code_maps
+    >>> from oasisgen.datasets._validation import check_code_maps
     >>> check_code_maps([[[0, 1], [2, 3]]], caller="demo", num_embeddings=4).shape
     (1, 2, 2)
     """
@@ -351,7 +351,7 @@ def check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None
 
     Examples
     --------
-    >>> from oasisgen._validation import check_sampling_options
+    >>> from oasisgen.datasets._validation import check_sampling_options
     >>> check_sampling_options(8, 0.7, None)
     >>> check_sampling_options(8, 0.0, None)
     Traceback (most recent call last):
