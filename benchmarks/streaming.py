@@ -1,0 +1,379 @@
+r"""Training from a folder of PNG slices against training from the same images in memory.
+
+The script writes an OASIS-like folder, ``keras_png_slices_train`` with
+``--n-files`` 8-bit grayscale PNGs named ``case_XXX_slice_N.nii.png`` (32 slices
+a case), made from the bundled sample's real slices, each shifted and scaled at
+random; nothing is downloaded. It then times, in worker processes that take
+turns (disk, memory, memory, disk, ...):
+
+- ``load_oasis`` on the whole folder: listing and checking every file;
+- one training epoch of :class:`oasisgen.VQVAE2Estimator` (hidden_channels=32,
+  n_res_blocks=1, batch_size=32) from the files, streamed by ``load_oasis``'s
+  ``SliceDataset``, and one from the same images decoded beforehand into a NumPy
+  array. With ``--steps`` the epoch covers ``steps x batch`` files drawn at
+  random from the folder (the same for both); ``--steps 0`` trains on all of
+  them. Each worker first trains one warm-up epoch of two batches, which builds
+  the model and traces its step;
+- the peak resident memory of each worker (``ru_maxrss``) and its resident
+  memory before and after the timed epoch.
+
+The figure that matters is the ratio of the two rates (disk / memory), measured
+in the same run, round after round. Run it with the benchmarks' thread settings::
+
+    TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2 \
+        python benchmarks/streaming.py --json streaming.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = ("disk", "memory")
+FILES_PER_CASE = 32
+_MARKER = "streaming-benchmark.json"  # written beside the folder this script builds
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the options; refuse sizes the model cannot take.
+
+    Examples
+    --------
+    >>> args = parse_args([])
+    >>> args.n_files, args.image_size, args.steps, args.rounds
+    (10000, 128, 20, 2)
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-files", type=int, default=10000, help="PNGs to write")
+    parser.add_argument(
+        "--file-size", type=int, default=256, help="side of the PNGs written"
+    )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=128,
+        help="side the slices are loaded at (load_oasis's image_size); a multiple "
+        "of 8. Equal to --file-size: no resizing",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=20,
+        help="batches of the timed epoch (0: every file of the folder)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="disk/memory pairs")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="build the folder here (it must not exist), or reuse one this script "
+        "built there before; by default a temporary folder, deleted at the end",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the figures")
+    parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.n_files < 1 or args.rounds < 1 or args.steps < 0 or args.batch_size < 1:
+        parser.error("--n-files, --rounds and --batch-size must be >= 1, --steps >= 0")
+    if args.image_size < 8 or args.image_size % 8:
+        parser.error("--image-size must be a multiple of 8")
+    if args.file_size < 8:
+        parser.error("--file-size must be at least 8")
+    if args.steps * args.batch_size > args.n_files:
+        parser.error("--steps x --batch-size is more than --n-files")
+    return args
+
+
+# ------------------------------------------------------------------ the folder
+def file_name(index: int) -> str:
+    """Name of the ``index``-th file: 32 slices per case, OASIS style.
+
+    Examples
+    --------
+    >>> file_name(0), file_name(33)
+    ('case_000_slice_0.nii.png', 'case_001_slice_1.nii.png')
+    """
+    case, number = divmod(index, FILES_PER_CASE)
+    return f"case_{case:03d}_slice_{number}.nii.png"
+
+
+def build_folder(root: Path, n_files: int, file_size: int) -> float:
+    """Write the OASIS-like folder under ``root``; return the seconds it took.
+
+    Every file is a real slice of the bundled sample, resized to ``file_size``,
+    shifted by up to 6 pixels and scaled in brightness by 0.85 to 1.15, so the
+    files differ and compress like MRI slices.
+    """
+    from PIL import Image
+
+    from oasisgen.datasets import load_sample
+
+    start = time.perf_counter()
+    slices = load_sample("all", image_size=file_size)[..., 0]
+    rng = np.random.default_rng(0)
+    folder = root / "keras_png_slices_train"
+    folder.mkdir(parents=True)
+    shift = max(1, file_size * 6 // 256)
+    for index in range(n_files):
+        pixels = slices[(7 * index) % len(slices)] * 255 * rng.uniform(0.85, 1.15)
+        pixels = np.roll(pixels, tuple(rng.integers(-shift, shift + 1, 2)), (0, 1))
+        image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+        image.save(folder / file_name(index), compress_level=1)
+    return time.perf_counter() - start
+
+
+def ready_folder(args: argparse.Namespace, scratch: Path) -> tuple[Path, float]:
+    """Return the root to load and the seconds spent writing it (0 if reused).
+
+    A ``--folder`` that exists is reused only if this script built it with the
+    same ``--n-files`` and ``--file-size``; nothing else is ever written into.
+    """
+    recipe = {"n_files": args.n_files, "file_size": args.file_size}
+    if args.folder is None:
+        root = scratch / "oasis"
+    else:
+        root = args.folder
+        marker = root / _MARKER
+        if root.exists():
+            if marker.is_file() and json.loads(marker.read_text()) == recipe:
+                return root, 0.0
+            sys.exit(
+                f"streaming.py: {root} exists and is not a folder this script built "
+                f"with --n-files {args.n_files} --file-size {args.file_size}; give "
+                "a new path."
+            )
+    seconds = build_folder(root, args.n_files, args.file_size)
+    (root / _MARKER).write_text(json.dumps(recipe))
+    return root, seconds
+
+
+# ----------------------------------------------------------------- the worker
+def rss_mb() -> float:
+    """Resident memory of this process now, in MiB (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except OSError:
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (``ru_maxrss``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def chosen_files(n_files: int, steps: int, batch_size: int) -> np.ndarray:
+    """Indices of the files of the timed epoch, sorted: the same in every worker.
+
+    Examples
+    --------
+    >>> chosen_files(100, 2, 4)
+    array([ 9, 12, 21, 36, 59, 69, 75, 89])
+    >>> len(chosen_files(10, 0, 4))
+    10
+    """
+    if steps == 0:
+        return np.arange(n_files)
+    rng = np.random.default_rng(0)
+    return np.sort(rng.choice(n_files, steps * batch_size, replace=False))
+
+
+def run_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """Load, warm up, and time one epoch from ``args.worker``'s source."""
+    from oasisgen import VQVAE2Estimator
+    from oasisgen.datasets import load_oasis
+
+    start = time.perf_counter()
+    dataset = load_oasis(args.root, image_size=args.image_size)
+    load_seconds = time.perf_counter() - start
+    rows = chosen_files(len(dataset), args.steps, args.batch_size)
+    timed = dataset.subset(rows)
+    warm_up = dataset.subset(rows[: 2 * args.batch_size])
+    decode_seconds = 0.0
+    if args.worker == "memory":
+        start = time.perf_counter()
+        timed = timed.to_numpy()
+        decode_seconds = time.perf_counter() - start
+        warm_up = warm_up.to_numpy()
+    estimator = VQVAE2Estimator(
+        hidden_channels=32,
+        n_res_blocks=1,
+        batch_size=args.batch_size,
+        epochs=1,
+        warm_start=True,
+        random_state=0,
+    )
+    estimator.fit(warm_up)  # builds the model, traces the step
+    rss_before, cpu_before = rss_mb(), cpu_seconds()
+    start = time.perf_counter()
+    estimator.fit(timed)
+    seconds = time.perf_counter() - start
+    return {
+        "mode": args.worker,
+        "n_files_listed": len(dataset),
+        "n_images": len(rows),
+        "load_oasis_seconds": load_seconds,
+        "decode_to_array_seconds": decode_seconds,
+        "epoch_seconds": seconds,
+        "images_per_second": len(rows) / seconds,
+        "epoch_cpu_seconds": cpu_seconds() - cpu_before,
+        "rss_before_epoch_mb": rss_before,
+        "rss_after_epoch_mb": rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def worker_command(args: argparse.Namespace, mode: str, root: Path) -> list[str]:
+    """The command line of one worker process."""
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        mode,
+        "--root",
+        str(root),
+        "--n-files",
+        str(args.n_files),
+        "--file-size",
+        str(args.file_size),
+        "--image-size",
+        str(args.image_size),
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+    ]
+
+
+def run_in_process(args: argparse.Namespace, mode: str, root: Path) -> dict:
+    """Run one worker in its own process and return its figures."""
+    done = subprocess.run(
+        worker_command(args, mode, root), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        sys.exit(f"streaming.py: the {mode} worker failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ the driver
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per mode, and the ratio of the rates (disk / memory) per round.
+
+    Examples
+    --------
+    >>> runs = [
+    ...     {"mode": "disk", "round": 0, "images_per_second": 9.0,
+    ...      "load_oasis_seconds": 2.0, "peak_rss_mb": 900.0},
+    ...     {"mode": "memory", "round": 0, "images_per_second": 10.0,
+    ...      "load_oasis_seconds": 2.0, "peak_rss_mb": 800.0},
+    ... ]
+    >>> summarise(runs)["ratio_disk_to_memory"]
+    0.9
+    """
+    summary: dict[str, Any] = {}
+    for mode in MODES:
+        mine = [run for run in runs if run["mode"] == mode]
+        summary[mode] = {
+            key: statistics.median(run[key] for run in mine)
+            for key in ("images_per_second", "load_oasis_seconds")
+        } | {"peak_rss_mb": max(run["peak_rss_mb"] for run in mine)}
+    ratios = []
+    for round_index in sorted({run["round"] for run in runs}):
+        rate = {
+            run["mode"]: run["images_per_second"]
+            for run in runs
+            if run["round"] == round_index
+        }
+        ratios.append(rate["disk"] / rate["memory"])
+    summary["ratios_per_round"] = ratios
+    summary["ratio_disk_to_memory"] = statistics.median(ratios)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Build the folder, alternate the workers, print and write the figures."""
+    args = parse_args(argv)
+    if args.worker is not None:
+        print(json.dumps(run_worker(args)), flush=True)
+        return {}
+    from _machine import describe_machine
+
+    with tempfile.TemporaryDirectory(prefix="streaming-") as scratch:
+        root, build_seconds = ready_folder(args, Path(scratch))
+        print(
+            f"folder: {args.n_files} PNGs of {args.file_size}x{args.file_size} "
+            f"written in {build_seconds:.1f} s; training at {args.image_size} px, "
+            f"{args.steps or 'all'} steps of {args.batch_size}",
+            flush=True,
+        )
+        runs = []
+        for round_index in range(args.rounds):
+            order = MODES if round_index % 2 == 0 else MODES[::-1]
+            for mode in order:
+                run = run_in_process(args, mode, root) | {"round": round_index}
+                runs.append(run)
+                print(
+                    f"round {round_index} {mode:6s}: load_oasis "
+                    f"{run['load_oasis_seconds']:6.2f} s, epoch of "
+                    f"{run['n_images']} images {run['epoch_seconds']:7.2f} s = "
+                    f"{run['images_per_second']:6.1f} images/s "
+                    f"({run['epoch_cpu_seconds']:.1f} CPU s), RSS "
+                    f"{run['rss_before_epoch_mb']:.0f} -> "
+                    f"{run['rss_after_epoch_mb']:.0f} MiB, peak "
+                    f"{run['peak_rss_mb']:.0f} MiB",
+                    flush=True,
+                )
+    summary = summarise(runs)
+    print(
+        f"load_oasis of {args.n_files} files: "
+        f"{summary['disk']['load_oasis_seconds']:.2f} s (median)\n"
+        f"images/s from disk {summary['disk']['images_per_second']:.1f}, from "
+        f"memory {summary['memory']['images_per_second']:.1f}; disk / memory = "
+        f"{summary['ratio_disk_to_memory']:.3f} (per round: "
+        f"{', '.join(f'{r:.3f}' for r in summary['ratios_per_round'])})\n"
+        f"peak RSS: disk {summary['disk']['peak_rss_mb']:.0f} MiB, memory "
+        f"{summary['memory']['peak_rss_mb']:.0f} MiB",
+        flush=True,
+    )
+    record = {
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "config": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+            if k not in ("json", "worker", "root")
+        },
+        "folder_build_seconds": build_seconds,
+        "runs": runs,
+        "summary": summary,
+        "machine": describe_machine(),
+    }
+    if args.json is not None:
+        args.json.write_text(json.dumps(record, indent=2))
+    return record
+
+
+if __name__ == "__main__":
+    main()
