@@ -1,4 +1,4 @@
-r"""Training from a folder of PNG slices against training from the same images in memory.
+r"""Training from a folder of PNG slices against the same images in memory.
 
 The script writes an OASIS-like folder, ``keras_png_slices_train`` with
 ``--n-files`` 8-bit grayscale PNGs named ``case_XXX_slice_N.nii.png`` (32 slices
@@ -184,7 +184,7 @@ def cpu_seconds() -> float:
 
 
 def chosen_files(n_files: int, steps: int, batch_size: int) -> np.ndarray:
-    """Indices of the files of the timed epoch, sorted: the same in every worker.
+    """Return the sorted indices of the timed epoch's files, the same in every worker.
 
     Examples
     --------
@@ -245,7 +245,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker_command(args: argparse.Namespace, mode: str, root: Path) -> list[str]:
-    """The command line of one worker process."""
+    """Return the command line of one worker process."""
     return [
         sys.executable,
         str(Path(__file__).resolve()),
