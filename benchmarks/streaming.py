@@ -18,7 +18,10 @@ turns (disk, memory, memory, disk, ...):
   memory before and after the timed epoch.
 
 The figure that matters is the ratio of the two rates (disk / memory), measured
-in the same run, round after round. Run it with the benchmarks' thread settings::
+in the same run, round after round. On a shared machine, wall-clock rates follow
+the other jobs; the CPU time of each epoch per image (and its ratio, memory /
+disk) shows what a quiet machine would give. Run it with the benchmarks' thread
+settings::
 
     TF_NUM_INTRAOP_THREADS=2 TF_NUM_INTEROP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2 \
         python benchmarks/streaming.py --json streaming.json
@@ -189,7 +192,7 @@ def chosen_files(n_files: int, steps: int, batch_size: int) -> np.ndarray:
     Examples
     --------
     >>> chosen_files(100, 2, 4)
-    array([ 9, 12, 21, 36, 59, 69, 75, 89])
+    array([ 1,  4,  7, 25, 29, 48, 59, 79])
     >>> len(chosen_files(10, 0, 4))
     10
     """
@@ -297,7 +300,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         summary[mode] = {
             key: statistics.median(run[key] for run in mine)
             for key in ("images_per_second", "load_oasis_seconds")
-        } | {"peak_rss_mb": max(run["peak_rss_mb"] for run in mine)}
+        }
+        summary[mode]["peak_rss_mb"] = max(run["peak_rss_mb"] for run in mine)
+        if all("epoch_cpu_seconds" in run for run in mine):
+            summary[mode]["cpu_ms_per_image"] = statistics.median(
+                1000 * run["epoch_cpu_seconds"] / run["n_images"] for run in mine
+            )
     ratios = []
     for round_index in sorted({run["round"] for run in runs}):
         rate = {
@@ -308,6 +316,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         ratios.append(rate["disk"] / rate["memory"])
     summary["ratios_per_round"] = ratios
     summary["ratio_disk_to_memory"] = statistics.median(ratios)
+    if all("cpu_ms_per_image" in summary[mode] for mode in MODES):
+        # what the ratio would be on a quiet machine, where the process has its
+        # cores to itself and wall-clock time follows CPU time
+        summary["cpu_ratio_memory_to_disk"] = (
+            summary["memory"]["cpu_ms_per_image"] / summary["disk"]["cpu_ms_per_image"]
+        )
     return summary
 
 
@@ -352,8 +366,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"memory {summary['memory']['images_per_second']:.1f}; disk / memory = "
         f"{summary['ratio_disk_to_memory']:.3f} (per round: "
         f"{', '.join(f'{r:.3f}' for r in summary['ratios_per_round'])})\n"
+        f"CPU per image: disk {summary['disk']['cpu_ms_per_image']:.1f} ms, memory "
+        f"{summary['memory']['cpu_ms_per_image']:.1f} ms; memory / disk = "
+        f"{summary['cpu_ratio_memory_to_disk']:.3f}\n"
         f"peak RSS: disk {summary['disk']['peak_rss_mb']:.0f} MiB, memory "
-        f"{summary['memory']['peak_rss_mb']:.0f} MiB",
+        f"{summary['memory']['peak_rss_mb']:.0f} MiB; load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )
     record = {
