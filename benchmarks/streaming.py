@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="disk/memory pairs")
     parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="time only these (the ratios need both)",
+    )
+    parser.add_argument(
         "--folder",
         type=Path,
         default=None,
@@ -202,10 +209,31 @@ def chosen_files(n_files: int, steps: int, batch_size: int) -> np.ndarray:
     return np.sort(rng.choice(n_files, steps * batch_size, replace=False))
 
 
+def _rss_trace_class():
+    import keras
+
+    class RSSTrace(keras.callbacks.Callback):
+        """Record the resident memory every ``every`` batches of an epoch."""
+
+        def __init__(self, every: int = 25) -> None:
+            super().__init__()
+            self.every = every
+            self.trace: list[float] = []
+
+        def on_train_batch_end(self, batch, logs=None) -> None:
+            """Sample the resident memory now and then."""
+            if batch % self.every == 0:
+                self.trace.append(round(rss_mb(), 1))
+
+    return RSSTrace
+
+
 def run_worker(args: argparse.Namespace) -> dict[str, Any]:
     """Load, warm up, and time one epoch from ``args.worker``'s source."""
     from oasisgen import VQVAE2Estimator
     from oasisgen.datasets import load_oasis
+
+    RSSTrace = _rss_trace_class()  # noqa: N806 - a class
 
     start = time.perf_counter()
     dataset = load_oasis(args.root, image_size=args.image_size)
@@ -228,10 +256,12 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         random_state=0,
     )
     estimator.fit(warm_up)  # builds the model, traces the step
+    estimator.set_params(callbacks=[RSSTrace()])
     rss_before, cpu_before = rss_mb(), cpu_seconds()
     start = time.perf_counter()
     estimator.fit(timed)
     seconds = time.perf_counter() - start
+    trace = estimator.callbacks_[0].trace
     return {
         "mode": args.worker,
         "n_files_listed": len(dataset),
@@ -242,6 +272,7 @@ def run_worker(args: argparse.Namespace) -> dict[str, Any]:
         "images_per_second": len(rows) / seconds,
         "epoch_cpu_seconds": cpu_seconds() - cpu_before,
         "rss_before_epoch_mb": rss_before,
+        "rss_during_epoch_mb": trace,
         "rss_after_epoch_mb": rss_mb(),
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -293,10 +324,14 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     ... ]
     >>> summarise(runs)["ratio_disk_to_memory"]
     0.9
+    >>> "ratio_disk_to_memory" in summarise(runs[:1])
+    False
     """
     summary: dict[str, Any] = {}
     for mode in MODES:
         mine = [run for run in runs if run["mode"] == mode]
+        if not mine:
+            continue
         summary[mode] = {
             key: statistics.median(run[key] for run in mine)
             for key in ("images_per_second", "load_oasis_seconds")
@@ -306,6 +341,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             summary[mode]["cpu_ms_per_image"] = statistics.median(
                 1000 * run["epoch_cpu_seconds"] / run["n_images"] for run in mine
             )
+    if not all(mode in summary for mode in MODES):
+        return summary
     ratios = []
     for round_index in sorted({run["round"] for run in runs}):
         rate = {
@@ -323,6 +360,34 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             summary["memory"]["cpu_ms_per_image"] / summary["disk"]["cpu_ms_per_image"]
         )
     return summary
+
+
+def report(summary: dict[str, Any], n_files: int) -> str:
+    """Return the summary as the lines the script prints."""
+    lines = []
+    for mode in MODES:
+        if mode in summary:
+            figures = summary[mode]
+            lines.append(
+                f"from {mode}: {figures['images_per_second']:.1f} images/s, "
+                f"{figures.get('cpu_ms_per_image', float('nan')):.1f} CPU ms per "
+                f"image, peak RSS {figures['peak_rss_mb']:.0f} MiB; load_oasis of "
+                f"{n_files} files {figures['load_oasis_seconds']:.2f} s (medians)"
+            )
+    if "ratio_disk_to_memory" in summary:
+        per_round = ", ".join(f"{r:.3f}" for r in summary["ratios_per_round"])
+        lines.append(
+            f"images/s, disk / memory = {summary['ratio_disk_to_memory']:.3f} "
+            f"(per round: {per_round})"
+        )
+    if "cpu_ratio_memory_to_disk" in summary:
+        lines.append(
+            "CPU time per image, memory / disk = "
+            f"{summary['cpu_ratio_memory_to_disk']:.3f}"
+        )
+    if hasattr(os, "getloadavg"):
+        lines.append(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -343,7 +408,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         runs = []
         for round_index in range(args.rounds):
-            order = MODES if round_index % 2 == 0 else MODES[::-1]
+            modes = [mode for mode in MODES if mode in args.modes]
+            order = modes if round_index % 2 == 0 else modes[::-1]
             for mode in order:
                 run = run_in_process(args, mode, root) | {"round": round_index}
                 runs.append(run)
@@ -353,27 +419,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"{run['n_images']} images {run['epoch_seconds']:7.2f} s = "
                     f"{run['images_per_second']:6.1f} images/s "
                     f"({run['epoch_cpu_seconds']:.1f} CPU s), RSS "
-                    f"{run['rss_before_epoch_mb']:.0f} -> "
-                    f"{run['rss_after_epoch_mb']:.0f} MiB, peak "
+                    f"{run['rss_before_epoch_mb']:.0f} MiB before, at most "
+                    f"{max(run['rss_during_epoch_mb'], default=0):.0f} during, "
+                    f"{run['rss_after_epoch_mb']:.0f} after, peak "
                     f"{run['peak_rss_mb']:.0f} MiB",
                     flush=True,
                 )
     summary = summarise(runs)
-    print(
-        f"load_oasis of {args.n_files} files: "
-        f"{summary['disk']['load_oasis_seconds']:.2f} s (median)\n"
-        f"images/s from disk {summary['disk']['images_per_second']:.1f}, from "
-        f"memory {summary['memory']['images_per_second']:.1f}; disk / memory = "
-        f"{summary['ratio_disk_to_memory']:.3f} (per round: "
-        f"{', '.join(f'{r:.3f}' for r in summary['ratios_per_round'])})\n"
-        f"CPU per image: disk {summary['disk']['cpu_ms_per_image']:.1f} ms, memory "
-        f"{summary['memory']['cpu_ms_per_image']:.1f} ms; memory / disk = "
-        f"{summary['cpu_ratio_memory_to_disk']:.3f}\n"
-        f"peak RSS: disk {summary['disk']['peak_rss_mb']:.0f} MiB, memory "
-        f"{summary['memory']['peak_rss_mb']:.0f} MiB; load average "
-        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        flush=True,
-    )
+    print(report(summary, args.n_files), flush=True)
     record = {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),

@@ -74,6 +74,17 @@ def test_an_existing_folder_is_reused_only_if_the_script_built_it(tmp_path):
     assert sorted(p.name for p in (root / "keras_png_slices_train").iterdir()) == before
 
 
+def test_a_summary_of_one_mode_has_no_ratio():
+    run = {"mode": "disk", "round": 0, "images_per_second": 4.0, "n_images": 8}
+    run |= {"load_oasis_seconds": 1.0, "peak_rss_mb": 900.0, "epoch_cpu_seconds": 2}
+    summary = streaming.summarise([run])
+    assert summary["disk"]["cpu_ms_per_image"] == 250.0
+    assert "memory" not in summary and "ratio_disk_to_memory" not in summary
+    text = streaming.report(summary, 10)
+    assert "from disk: 4.0 images/s, 250.0 CPU ms" in text and "/ disk" not in text
+    assert streaming.parse_args(["--modes", "disk"]).modes == ["disk"]
+
+
 def test_a_tiny_run_gives_sane_figures(tmp_path):
     out = tmp_path / "streaming.json"
     argv = [
@@ -93,6 +104,7 @@ def test_a_tiny_run_gives_sane_figures(tmp_path):
         assert run["images_per_second"] > 0 and run["epoch_cpu_seconds"] > 0
         assert 100 < run["peak_rss_mb"] < 4000
         assert run["rss_after_epoch_mb"] <= run["peak_rss_mb"] + 1
+        assert 0 < max(run["rss_during_epoch_mb"]) <= run["peak_rss_mb"] + 1
     summary = record["summary"]
     assert summary["ratio_disk_to_memory"] == pytest.approx(
         runs[0]["images_per_second"] / runs[1]["images_per_second"]
