@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -39,12 +40,17 @@ def read_each(
     *,
     on_error: str,
     caller: str,
+    threads: int = 1,
 ) -> tuple[list[tuple[str | os.PathLike, T]], list[tuple[str | os.PathLike, str]]]:
     """Apply ``read`` to every path, raising or skipping on the unreadable ones.
 
     ``read`` signals an unreadable file with ValueError or OSError. With
     ``on_error="raise"`` the first one propagates; with ``"skip"`` the file is left
     out and reported, and a ValueError is raised when no file at all could be read.
+    With ``threads`` > 1, ``read`` runs on that many threads (for reads that
+    release the GIL, such as inflating compressed data); the results, and the
+    error raised, are those of the first unreadable file in the order of
+    ``paths`` whatever the threads' timing.
 
     Returns
     -------
@@ -61,19 +67,38 @@ def read_each(
     check_option(on_error, name="on_error", allowed=ON_ERROR_OPTIONS, caller=caller)
     paths = list(paths)
     results, skipped = [], []
-    for path in paths:
-        try:
-            results.append((path, read(path)))
-        except (ValueError, OSError) as exc:
-            if on_error == "raise":
-                raise
-            skipped.append((path, str(exc)))
+    with ThreadPoolExecutor(max(1, min(threads, len(paths)))) as pool:
+        for path, outcome in zip(paths, pool.map(_outcome(read), paths), strict=True):
+            if not isinstance(outcome, _Failure):
+                results.append((path, outcome))
+            elif on_error == "raise":
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise outcome.error
+            else:
+                skipped.append((path, str(outcome.error)))
     if paths and not results:
         raise ValueError(
             f"{caller} could not read any of the {len(paths)} file(s) it found; "
             f"the first error was: {skipped[0][1]}"
         )
     return results, skipped
+
+
+class _Failure:
+    """The error ``read`` raised for one file, kept to be raised in order."""
+
+    def __init__(self, error: ValueError | OSError):
+        self.error = error
+
+
+def _outcome(read: Callable[[str | os.PathLike], T]) -> Callable:
+    def attempt(path: str | os.PathLike) -> T | _Failure:
+        try:
+            return read(path)
+        except (ValueError, OSError) as exc:
+            return _Failure(exc)
+
+    return attempt
 
 
 def skipped_message(skipped: list, n_files: int, caller: str) -> str:

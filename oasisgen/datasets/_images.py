@@ -24,6 +24,10 @@ from oasisgen.datasets._files import (
 from oasisgen.datasets._imaging import as_size
 from oasisgen.datasets._slices import FileSlices, SliceDataset
 
+# files are checked on this many threads: inflating PNG data and Pillow's decoders
+# release the GIL
+_READ_THREADS = min(4, os.cpu_count() or 1)
+
 
 def load_images(
     path_or_glob: str | os.PathLike,
@@ -123,7 +127,9 @@ def dataset_from_files(
     skipped : list of (path, reason)
         Files left out under ``on_error="skip"``.
     """
-    results, skipped = read_each(paths, read_header, on_error=on_error, caller=caller)
+    results, skipped = read_each(
+        paths, read_header, on_error=on_error, caller=caller, threads=_READ_THREADS
+    )
     files = [os.path.abspath(path) for path, _ in results]
     headers = [header for _, header in results]
     if image_size is None:

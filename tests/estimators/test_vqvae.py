@@ -155,6 +155,25 @@ def test_a_slice_dataset_is_streamed_and_split_by_subject(slices):
     np.testing.assert_allclose(est.score(dataset), est.score(slices), atol=1e-5)
 
 
+def test_a_folder_of_pngs_trains_like_its_images_in_memory(slices, tmp_path):
+    from PIL import Image
+
+    from oasisgen.datasets import load_images
+
+    for i, image in enumerate(np.rint(slices[..., 0] * 255).astype(np.uint8)):
+        Image.fromarray(image).save(tmp_path / f"case_{i // 3}_slice_{i % 3}.png")
+    dataset = load_images(tmp_path)
+    images = dataset.to_numpy()
+    from_disk = VQVAE2Estimator(**TINY_VQVAE).fit(dataset)
+    from_memory = VQVAE2Estimator(**TINY_VQVAE).fit(images)
+    np.testing.assert_array_equal(
+        from_disk.transform(dataset), from_disk.transform(images)
+    )
+    np.testing.assert_allclose(
+        from_disk.history_["loss"], from_memory.history_["loss"], rtol=1e-5
+    )
+
+
 def test_a_tf_dataset_of_batches_is_accepted(slices):
     data = tf.data.Dataset.from_tensor_slices(slices).batch(4)
     est = VQVAE2Estimator(**TINY_VQVAE).fit(data)
