@@ -151,6 +151,7 @@ QUALITY = {
     "detail_energy_median": 0.01234,
     "detail_energy_median_real": 0.02345,
     "detail_energy_in_real_iqr": 0.3125,
+    "two_sample_accuracy_reconstructed": 0.875,
     "shape_plausibility_reconstructed": 0.9565,
     "detail_energy_in_real_iqr_reconstructed": 0.0,
     "nearest_ssim_median": 0.4321,
@@ -174,6 +175,7 @@ QUALITY_ROWS = {
     "shape plausibility": ("0.8125", "0.9375"),
     "anatomy detail (median band-pass energy)": ("0.01234", "0.02345"),
     "share with detail in the real interquartile range": ("0.3125", "-"),
+    "two-sample accuracy of the VQ-VAE-2's reconstructions": ("0.875", "0.5375"),
     "shape plausibility of the VQ-VAE-2's reconstructions": ("0.9565", "0.9375"),
     "share of reconstructions with detail in the real interquartile range": ("0", "-"),
     "level error: how far the level read from a slice is from its position": (

@@ -312,6 +312,12 @@ _QUALITY_ROWS = (
         "0.5 for real slices by definition",
     ),
     (
+        "two-sample accuracy of the VQ-VAE-2's reconstructions",
+        "two_sample_accuracy_reconstructed",
+        "two_sample_accuracy_real",
+        "the ceiling of the priors: what the decoder alone gives away",
+    ),
+    (
         "shape plausibility of the VQ-VAE-2's reconstructions",
         "shape_plausibility_reconstructed",
         "shape_plausibility_real",
