@@ -341,9 +341,8 @@ tf.data.Dataset
             data=_describe(source.image_shape),
         )
         seed = self._training_seed()
+        self._seed_globally(seed)
         if not going_on:
-            if seed is not None:
-                keras.utils.set_random_seed(seed)
             self._initialise(source.image_shape, seed)
         train, validation = self._train_validation(source, validation_data, seed)
         self._train(train, validation, epochs=1, seed=seed)

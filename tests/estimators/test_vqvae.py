@@ -330,3 +330,16 @@ def test_the_global_seed_is_set_for_new_and_resumed_models_not_warm_starts(
     est.set_params(epochs=2).fit(slices)
     VQVAE2Estimator(**{**params, "epochs": 3}).fit(slices)  # from the checkpoint
     assert calls == [0, 0]
+
+
+def test_partial_fit_seeds_new_and_resumed_models_not_the_next_epochs(
+    slices, tmp_path, monkeypatch
+):
+    calls = []
+    monkeypatch.setattr("keras.utils.set_random_seed", calls.append)
+    params = {**TINY_VQVAE, "checkpoint_dir": tmp_path, "warm_start": True}
+    est = VQVAE2Estimator(**params).partial_fit(slices)  # a new model: seeded
+    est.partial_fit(slices)  # the model in memory: not seeded
+    resumed = VQVAE2Estimator(**params).partial_fit(slices)  # from the checkpoint
+    assert calls == [0, 0]
+    assert len(resumed.history_["loss"]) == 3
