@@ -89,7 +89,9 @@ def test_a_prior_option_gives_the_top_and_the_bottom_value(values, expected):
     assert per_prior(values, "--prior-channels") == expected
 
 
-@pytest.mark.parametrize("option", ["--prior-channels", "--prior-learning-rate"])
+@pytest.mark.parametrize(
+    "option", ["--prior-channels", "--prior-learning-rate", "--sample-temperature"]
+)
 def test_three_values_of_a_prior_option_are_refused_before_training(
     tmp_path, capsys, option
 ):

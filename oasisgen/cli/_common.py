@@ -89,11 +89,18 @@ class _TopAndBottom(argparse.Action):
 
 
 def add_per_prior_argument(
-    parser: Any, flag: str, kind: type, default: list[Any], help_text: str
+    parser: Any,
+    flag: str,
+    kind: type,
+    default: list[Any] | None,
+    help_text: str,
+    *,
+    metavar: str | None = None,
 ) -> None:
     """Add an option of one value for both priors or a top and a bottom value.
 
-    Read it back with :func:`per_prior`.
+    More values are refused when the command line is parsed, before anything
+    runs. Read it back with :func:`per_prior` (or :func:`temperature_option`).
     """
     parser.add_argument(
         flag,
@@ -101,7 +108,7 @@ def add_per_prior_argument(
         nargs="+",
         action=_TopAndBottom,
         default=default,
-        metavar="N" if kind is int else "X",
+        metavar=metavar or ("N" if kind is int else "X"),
         help=help_text,
     )
 
@@ -244,14 +251,14 @@ def add_temperature_argument(
 
     Read it back with :func:`temperature_option`.
     """
-    parser.add_argument(
+    add_per_prior_argument(
+        parser,
         flag,
-        type=float,
-        nargs="+",
-        default=default,
-        metavar="T",
-        help=f"{purpose}one temperature for both priors, or the top and the bottom one "
+        float,
+        default,
+        f"{purpose}one temperature for both priors, or the top and the bottom one "
         f"(default: {default_text})",
+        metavar="T",
     )
 
 
