@@ -7,22 +7,5 @@ start_multi_worker`` keeps working and creates the one strategy of the process.
 New code should import from :mod:`oasisgen.nn.distribute`.
 """
 
-from oasisgen.nn.distribute import (
-    DISTRIBUTE_OPTIONS,
-    TFConfigError,
-    is_chief,
-    make_strategy,
-    read_tf_config,
-    start_multi_worker,
-    writes_files,
-)
-
-__all__ = [
-    "DISTRIBUTE_OPTIONS",
-    "TFConfigError",
-    "is_chief",
-    "make_strategy",
-    "read_tf_config",
-    "start_multi_worker",
-    "writes_files",
-]
+from oasisgen.nn.distribute import *  # noqa: F403 (the moved module's names)
+from oasisgen.nn.distribute import __all__  # noqa: F401 (one list, there)
