@@ -1,26 +1,16 @@
 """benchmarks/streaming.py: its options, its folder, and a run at a tiny size."""
 
 import doctest
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+from .benchmark_modules import BENCHMARKS, load_benchmark
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-streaming = _load("streaming")
+streaming = load_benchmark("streaming")
 
 
 def test_doctests():

@@ -7,23 +7,13 @@ oasisgen's own environment).
 
 import ast
 import doctest
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+from .benchmark_modules import BENCHMARKS, load_benchmark
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-vs = _load("vs_pytorch")
+vs = load_benchmark("vs_pytorch")
 
 
 def _counts(trainable_sizes, state_by_name):
@@ -189,7 +179,7 @@ def test_torch_model_matches_the_shapes_and_trains():
     pytest.importorskip("torch")
     import numpy as np
 
-    torch_model = _load("_torch_vqvae2")
+    torch_model = load_benchmark("_torch_vqvae2")
     model = torch_model.VQVAE2(
         hidden=8, n_res_blocks=1, res_channels=4, embedding_dim=4, n_codes=16
     )
