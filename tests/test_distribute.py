@@ -24,6 +24,7 @@ from oasisgen.nn.distribute import (
 )
 
 from .estimators.conftest import TINY_VQVAE, make_slices
+from .fresh_process import last_json_line
 from .network import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def output_of(process):
 
 
 def report_of(process):
-    return json.loads(output_of(process).strip().splitlines()[-1])
+    return last_json_line(output_of(process))
 
 
 def local_cluster(n_workers):

@@ -9,15 +9,14 @@ importable as shims that re-export the same objects.
 
 import ast
 import importlib
-import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import oasisgen
+
+from .fresh_process import last_json_line, run_python
 
 PACKAGE = Path(oasisgen.__file__).resolve().parent
 
@@ -209,14 +208,7 @@ print(json.dumps(loaded))
 
 
 def test_importing_a_layer_loads_no_layer_above_it():
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT_ORDER],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = last_json_line(run_python(_IMPORT_ORDER).stdout)
     below = set()
     for layer, layers in loaded.items():
         below.add(layer)

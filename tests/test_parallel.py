@@ -1,9 +1,7 @@
 """Worker processes that share the cores: thread counts, environments, Dask clients."""
 
-import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -23,6 +21,7 @@ from oasisgen.search import (
     worker_environment,
 )
 
+from .fresh_process import last_json_line, run_python
 from .network import free_ports
 
 
@@ -86,14 +85,7 @@ print(json.dumps(report))
 
 
 def test_configure_tensorflow_in_a_fresh_process():
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = last_json_line(run_python(FRESH_PROCESS, timeout=120).stdout)
     assert report["unset"] == [0, 0]  # TensorFlow reports 0 until set explicitly
     assert report["set"] == [3, 2] == report["after"]
     intra, inter = report["errors"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +15,8 @@ from oasisgen.datasets import (
     load_oasis,
     load_sample,
 )
+
+from ..fresh_process import run_python
 
 
 def uint8_slices(n=6, size=16, seed=0) -> np.ndarray:
@@ -385,10 +385,7 @@ def test_split_within_subjects_rejects_a_bad_test_size(test_size):
 
 def test_import_does_not_import_tensorflow():
     code = "import sys, oasisgen.datasets; print('tensorflow' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True
-    )
-    assert result.stdout.strip() == "False", result.stderr
+    assert run_python(code).stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

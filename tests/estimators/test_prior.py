@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import joblib
 import numpy as np
 import pytest
@@ -11,6 +8,7 @@ from sklearn.model_selection import GridSearchCV
 import oasisgen
 from oasisgen import PixelCNNPrior
 
+from ..fresh_process import run_python
 from .conftest import TINY_PRIOR, make_row_codes, upsample_codes
 
 
@@ -104,13 +102,7 @@ def test_save_load_and_joblib_round_trips(row_prior, tmp_path):
         "assert (prior.sample(2, random_state=1) == expected).all()\n"
         "print(prior.grid_shape_)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_python(script, tmp_path)
     assert result.stdout.strip() == "(6, 6)"
 
 

@@ -1,8 +1,5 @@
 """The estimator in scikit-learn's machinery: grid searches, pipelines, joblib."""
 
-import subprocess
-import sys
-
 import joblib
 import numpy as np
 import pytest
@@ -12,6 +9,7 @@ from sklearn.pipeline import make_pipeline
 from oasisgen import VQVAE2Estimator
 from oasisgen.preprocessing import IntensityScaler, Resize
 
+from ..fresh_process import run_python
 from .conftest import TINY_VQVAE, make_slices
 
 
@@ -63,11 +61,5 @@ def test_joblib_round_trip_in_a_fresh_process(tmp_path):
         "assert (est.transform(X) == np.load(sys.argv[1] + '/codes.npy')).all()\n"
         "print(type(est).__name__, len(est.history_['loss']))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_python(script, tmp_path)
     assert result.stdout.strip() == "VQVAE2Estimator 1"
