@@ -670,10 +670,10 @@ def _describe(image_shape: tuple[int, int]) -> str:
 
 
 def _reconstruction_of(model: VQVAE2) -> Any:
-    """Return a function mapping images to their clipped reconstructions."""
+    """Return a function mapping images to their reconstructions in [0, 1]."""
 
     def reconstruct(images: tf.Tensor) -> tf.Tensor:
-        return tf.clip_by_value(model(images, training=False), 0.0, 1.0)
+        return model(images, training=False)
 
     return reconstruct
 

@@ -12,7 +12,12 @@ The bottom stride ``s`` is 4, as in the paper, or 2 for a bottom map twice as
 fine (sharper reconstructions of small images, four times the bottom codes). At
 256x256 the top code map is 32x32 and the bottom one 64x64 (s = 4). The loss is the mean
 squared reconstruction error plus the commitment losses of both quantizers; their
-codebooks follow exponential moving averages (see :class:`VectorQuantizer`).
+codebooks follow exponential moving averages (see :class:`VectorQuantizer`). The
+error is that of the image the model outputs, clipped to [0, 1]: a decoder trained
+on its unclipped output leaves the background at about 0.001 instead of 0 (the
+error there is too small to matter), a tell that no real slice has; trained on the
+clipped one it learns to push the background below 0, which is drawn exactly black
+(benchmarks/README.md, "A black background").
 
 Nothing in that loss makes the top codes matter: the bottom map alone can carry the
 whole image, and on small data it does (a decoder given another slice's top codes
@@ -51,6 +56,7 @@ class Forward(NamedTuple):
     """What one pass of :class:`VQVAE2` computes."""
 
     reconstruction: tf.Tensor
+    """The decoded image, clipped to [0, 1] (n, H, W, 1)."""
     top_codes: tf.Tensor
     bottom_codes: tf.Tensor
     commitment_loss: tf.Tensor
@@ -270,7 +276,7 @@ class VQVAE2(keras.Model):
             self.top_quantizer, z_top, top_codes
         ) + self._commitment(self.bottom_quantizer, z_bottom, bottom_codes)
         return Forward(
-            self._decode_quantized(quant_top, quant_bottom),
+            self._decode_image(quant_top, quant_bottom),
             top_codes,
             bottom_codes,
             commitment,
@@ -306,9 +312,11 @@ class VQVAE2(keras.Model):
         quantized = tf.stop_gradient(quantizer.lookup(codes))
         return quantizer.commitment_cost * tf.reduce_mean(tf.square(z - quantized))
 
-    def _decode_quantized(self, quant_top: Any, quant_bottom: Any) -> Any:
+    def _decode_image(self, quant_top: Any, quant_bottom: Any) -> Any:
+        """Return the image in [0, 1] of both levels' quantized vectors."""
         upsampled = self.top_upsample(quant_top)
-        return self.decoder(keras.ops.concatenate([upsampled, quant_bottom], -1))
+        decoded = self.decoder(keras.ops.concatenate([upsampled, quant_bottom], -1))
+        return tf.clip_by_value(decoded, 0.0, 1.0)
 
     def encode(self, images: Any) -> tuple[tf.Tensor, tf.Tensor]:
         """Return the ``(top, bottom)`` code maps of images.
@@ -339,7 +347,7 @@ class VQVAE2(keras.Model):
         """
         quant_top = self.top_quantizer.lookup(top_codes)
         quant_bottom = self.bottom_quantizer.lookup(bottom_codes)
-        return tf.clip_by_value(self._decode_quantized(quant_top, quant_bottom), 0, 1)
+        return self._decode_image(quant_top, quant_bottom)
 
     # ----------------------------------------------------------------- training
     @property
@@ -404,7 +412,7 @@ class VQVAE2(keras.Model):
         self.commitment_tracker.update_state(commitment_loss, batch)
         height, width = images.shape[1], images.shape[2]
         ssim = tf.image.ssim(
-            tf.clip_by_value(reconstruction, 0.0, 1.0),
+            reconstruction,
             tf.cast(images, reconstruction.dtype),
             max_val=1.0,
             filter_size=ssim_filter_size(height, width),
