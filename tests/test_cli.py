@@ -68,6 +68,21 @@ def test_train_refuses_to_overwrite_a_run(run_dir):
     assert (run_dir / "metrics.json").read_bytes() == before
 
 
+def test_overwriting_a_run_removes_what_the_old_run_wrote_and_nothing_else(tmp_path):
+    from oasisgen.cli._common import prepare_run_dir
+
+    run = tmp_path / "run"
+    written = ["args.json", "metrics.json", "history.json", "report.html"]
+    written += ["reconstructions.png", "samples.png", "samples_nearest.png"]
+    written += ["samples_levels.png", "generator/estimator.json"]
+    written += ["checkpoints/vqvae/state.json", "notes.txt"]
+    for name in written:
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text("old")
+    prepare_run_dir(run, overwrite=True)
+    assert sorted(path.name for path in run.iterdir()) == ["notes.txt"]
+
+
 def test_a_missing_data_path_is_a_clear_error(tmp_path, capsys):
     status = main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
     assert status == 2

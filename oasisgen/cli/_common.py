@@ -20,10 +20,29 @@ from typing import Any
 
 import numpy as np
 
+# What a run directory holds; every command names these files through here.
 MODEL_DIR = "model"
 GENERATOR_DIR = "generator"
 CHECKPOINT_DIR = "checkpoints"
 ARGS_FILE = "args.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.json"
+RECONSTRUCTIONS_FIGURE = "reconstructions.png"
+SAMPLES_FIGURE = "samples.png"
+NEAREST_FIGURE = "samples_nearest.png"
+LEVELS_FIGURE = "samples_levels.png"
+REPORT_FILE = "report.html"
+RUN_FILES = (
+    ARGS_FILE,
+    METRICS_FILE,
+    HISTORY_FILE,
+    RECONSTRUCTIONS_FIGURE,
+    SAMPLES_FIGURE,
+    NEAREST_FIGURE,
+    LEVELS_FIGURE,
+    REPORT_FILE,
+)
+"""The files of a run directory besides its model folders."""
 # oasisgen.nn.vqvae2.BOTTOM_STRIDES, which the commands cannot import without
 # starting TensorFlow before a multi-worker strategy (tests/test_cli.py checks them)
 BOTTOM_STRIDES = (4, 2)
@@ -305,8 +324,7 @@ def prepare_run_dir(out: Path, *, overwrite: bool) -> Path:
     if overwrite:
         # est.save replaces the model atomically; stale extras and the previous
         # run's checkpoints (which a new run must not resume) are removed
-        stale = ("history.json", "metrics.json", "reconstructions.png", "report.html")
-        for name in (*stale, "samples.png", ARGS_FILE):
+        for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / GENERATOR_DIR, ignore_errors=True)
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
@@ -438,6 +456,16 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return {name: plain(value) for name, value in params.items()}
 
 
+def read_json(path: Path) -> Any:
+    """Return what the JSON file ``path`` holds."""
+    return json.loads(Path(path).read_text())
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` to ``path`` as indented JSON, replacing what was there."""
+    Path(path).write_text(json.dumps(value, indent=2))
+
+
 def evaluate_samples(
     run_dir: Path, generator: Any, splits: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -477,7 +505,7 @@ def evaluate_samples(
     train = splits["train"].to_numpy()
     nearest = quality.pop("nearest_index")
     plot_nearest_training_slices(
-        samples[:8], train[nearest[:8]], path=run_dir / "samples_nearest.png"
+        samples[:8], train[nearest[:8]], path=run_dir / NEAREST_FIGURE
     )
     q = quality
     print(
@@ -495,7 +523,7 @@ def evaluate_samples(
 def _saved_args(run_dir: Path) -> dict[str, Any]:
     """Return a run's ``args.json``, or nothing for a run without one."""
     path = run_dir / ARGS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def run_heldout(run_dir: Path) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 import platform
 from collections.abc import Iterable, Mapping
@@ -24,11 +23,17 @@ from typing import Any
 import numpy as np
 
 import oasisgen
-from oasisgen.cli._common import MODEL_DIR
+from oasisgen.cli._common import (
+    HISTORY_FILE,
+    METRICS_FILE,
+    MODEL_DIR,
+    REPORT_FILE,
+    read_json,
+)
 
 __all__ = ["REPORT_NAME", "write_report"]
 
-REPORT_NAME = "report.html"
+REPORT_NAME = REPORT_FILE
 # test slices encoded for the code-usage figure, and shown as reconstructions
 N_CODED = 64
 N_SHOWN = 8
@@ -155,17 +160,17 @@ def write_report(
 # ------------------------------------------------------------------ reading
 def _read_run(run_dir: Path) -> tuple[dict, dict, dict]:
     """Return ``metrics.json``, ``model/estimator.json`` and the history."""
-    for needed in ("metrics.json", f"{MODEL_DIR}/estimator.json"):
+    for needed in (METRICS_FILE, f"{MODEL_DIR}/estimator.json"):
         if not (run_dir / needed).is_file():
             raise FileNotFoundError(
                 f"write_report expected a run directory written by 'oasisgen train'; "
                 f"{str(run_dir)!r} has no {needed}."
             )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    manifest = json.loads((run_dir / MODEL_DIR / "estimator.json").read_text())
-    history_file = run_dir / "history.json"
+    metrics = read_json(run_dir / METRICS_FILE)
+    manifest = read_json(run_dir / MODEL_DIR / "estimator.json")
+    history_file = run_dir / HISTORY_FILE
     if history_file.is_file():
-        history = json.loads(history_file.read_text())
+        history = read_json(history_file)
     else:
         history = manifest.get("fitted", {}).get("history_", {})
     return metrics, manifest, history

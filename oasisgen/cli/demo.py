@@ -15,6 +15,7 @@ from typing import Any
 from oasisgen.cli import sample, train
 from oasisgen.cli._common import (
     BOTTOM_STRIDES,
+    LEVELS_FIGURE,
     add_per_prior_argument,
     parse_as,
     temperature_option,
@@ -137,7 +138,7 @@ def _levels_figure(generator: Any, out: Path, temperature: list[float]) -> None:
         images,
         n_cols=4,
         title="rows: slice positions " + ", ".join(map(str, levels)),
-        path=out / "samples_levels.png",
+        path=out / LEVELS_FIGURE,
     )
 
 

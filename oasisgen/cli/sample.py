@@ -13,6 +13,7 @@ import numpy as np
 import oasisgen
 from oasisgen.cli._common import (
     GENERATOR_DIR,
+    SAMPLES_FIGURE,
     add_temperature_argument,
     temperature_option,
 )
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace, generator: Any = None) -> np.ndarray:
         progress=sys.stdout.isatty(),
     )
     seconds = time.perf_counter() - started
-    out = args.out or args.run_dir / "samples.png"
+    out = args.out or args.run_dir / SAMPLES_FIGURE
     level = "" if args.slice_position is None else f" at {args.slice_position:g}"
     plot_image_grid(
         images,

@@ -9,7 +9,6 @@ can finish an interrupted run with the options it was started with.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,10 @@ from oasisgen.cli._common import (
     ARGS_FILE,
     CHECKPOINT_DIR,
     GENERATOR_DIR,
+    HISTORY_FILE,
+    METRICS_FILE,
     MODEL_DIR,
+    RECONSTRUCTIONS_FIGURE,
     add_data_arguments,
     add_model_arguments,
     add_prior_arguments,
@@ -31,8 +33,10 @@ from oasisgen.cli._common import (
     parse_as,
     positive_int,
     prepare_run_dir,
+    read_json,
     reconstruction_figures,
     without_checkpoints,
+    write_json,
 )
 from oasisgen.cli.train_prior import fit_priors
 
@@ -153,7 +157,7 @@ def _run(out: Path, args: argparse.Namespace) -> dict[str, Any]:
     )
     if _finished(out, priors=False):
         estimator = oasisgen.load(out / MODEL_DIR)
-        metrics = json.loads((out / "metrics.json").read_text())
+        metrics = read_json(out / METRICS_FILE)
     else:
         estimator, metrics = _train_vqvae(out, args, splits)
     if args.priors:
@@ -191,14 +195,14 @@ def _train_vqvae(
         "train_images_per_second": round(n_train * args.epochs / seconds, 2),
         "codebook_usage": estimator.codebook_usage_,
         **reconstruction_figures(
-            estimator, splits["test"], out / "reconstructions.png"
+            estimator, splits["test"], out / RECONSTRUCTIONS_FIGURE
         ),
         "params": jsonable(estimator.get_params()),
         "oasisgen_version": oasisgen.__version__,
     }
     estimator.save(out / MODEL_DIR, overwrite=True)
-    (out / "history.json").write_text(json.dumps(estimator.history_, indent=2))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json(out / HISTORY_FILE, estimator.history_)
+    write_json(out / METRICS_FILE, metrics)
     print(
         f"oasisgen: test SSIM {metrics['test_ssim']:.4f}, PSNR "
         f"{metrics['test_psnr']:.2f} dB after {metrics['epochs']} epochs "
@@ -218,7 +222,7 @@ def _resume(args: argparse.Namespace) -> dict[str, Any]:
             f"{ARGS_FILE}. Start a run with oasisgen train --out {run}."
         )
     try:
-        saved = json.loads(path.read_text())
+        saved = read_json(path)
         params = _saved_namespace(saved)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(
@@ -233,7 +237,7 @@ def _resume(args: argparse.Namespace) -> dict[str, Any]:
             "the chief's checkpoints. Start it again with --overwrite."
         )
     if _finished(run, priors=params.priors):
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = read_json(run / METRICS_FILE)
         print(
             f"oasisgen: the run in {run} already finished ({metrics['epochs']} "
             "epochs); nothing to resume."
@@ -264,7 +268,7 @@ def _write_args(out: Path, args: argparse.Namespace) -> None:
     }
     if saved["data"] != "sample":  # the run may be resumed from another folder
         saved["data"] = str(Path(saved["data"]).resolve())
-    (out / ARGS_FILE).write_text(json.dumps(saved, indent=2))
+    write_json(out / ARGS_FILE, saved)
 
 
 def _saved_namespace(saved: dict[str, Any]) -> argparse.Namespace:
@@ -278,5 +282,5 @@ def _saved_namespace(saved: dict[str, Any]) -> argparse.Namespace:
 
 
 def _finished(run: Path, *, priors: bool) -> bool:
-    done = (run / MODEL_DIR).is_dir() and (run / "metrics.json").is_file()
+    done = (run / MODEL_DIR).is_dir() and (run / METRICS_FILE).is_file()
     return done and (not priors or (run / GENERATOR_DIR).is_dir())

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import oasisgen
 from oasisgen.cli._common import (
     GENERATOR_DIR,
+    METRICS_FILE,
     MODEL_DIR,
     add_data_arguments,
     add_prior_arguments,
@@ -22,8 +22,10 @@ from oasisgen.cli._common import (
     evaluate_samples,
     load_splits,
     per_prior,
+    read_json,
     run_heldout,
     without_checkpoints,
+    write_json,
 )
 
 NAME = "train-prior"
@@ -72,8 +74,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         into ``metrics.json``.
     """
     vqvae = oasisgen.load(args.run_dir / MODEL_DIR)
-    metrics_path = args.run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics_path = args.run_dir / METRICS_FILE
+    metrics = read_json(metrics_path) if metrics_path.exists() else {}
     data = args.data or metrics.get("data", "sample")
     image_size = args.image_size or vqvae.image_shape_
     splits = load_splits(data, image_size, args.on_error, **run_heldout(args.run_dir))
@@ -200,6 +202,6 @@ def _flips_and_gamma(n_copies: int, seed: int) -> Any:
 
 
 def _merge_metrics(run_dir: Path, figures: dict[str, Any]) -> None:
-    path = run_dir / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**metrics, **figures}, indent=2))
+    path = run_dir / METRICS_FILE
+    metrics = read_json(path) if path.exists() else {}
+    write_json(path, {**metrics, **figures})
