@@ -26,7 +26,12 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets._imaging import as_size, resize_images
-from oasisgen.datasets._validation import IMAGE_SHAPE_TEXT, check_images
+from oasisgen.datasets._validation import (
+    check_finite,
+    check_images,
+    check_real_dtype,
+    refuse_bad_image_shape,
+)
 
 __all__ = ["IntensityScaler", "RandomSliceTransform", "Resize", "random_transform"]
 
@@ -139,34 +144,18 @@ class Resize(TransformerMixin, BaseEstimator):
 def _check_raw_images(X: object, *, caller: str) -> np.ndarray:
     """Validate images of any finite real values; return float64 (n, H, W)."""
     array = np.asarray(X)
-    if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise TypeError(
-            f"{caller} expected images of a real numeric dtype (int or float); "
-            f"got dtype {array.dtype}. Convert with np.asarray(X, dtype=np.float32)."
-        )
+    check_real_dtype(array, caller=caller, expected="int or float")
     if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     elif array.ndim != 3:
-        raise ValueError(
-            f"{caller} expected grayscale images of shape {IMAGE_SHAPE_TEXT}; got an "
-            f"array of shape {np.shape(X)}. Stack 2D slices along a first axis; "
-            "cut 3D volumes into slices with oasisgen.datasets.load_nifti."
-        )
+        refuse_bad_image_shape(X, caller=caller)
     if array.shape[0] < 1 or array.size == 0:
         raise ValueError(
             f"{caller} expected at least 1 non-empty image; got an array of shape "
             f"{np.shape(X)}."
         )
     images = array.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(images)):
-        n_bad = int(images.size - np.count_nonzero(np.isfinite(images)))
-        raise ValueError(
-            f"{caller} received images containing NaN or inf ({n_bad} value(s)); "
-            "expected finite values. Replace them, e.g. with np.nan_to_num."
-        )
+    check_finite(images, caller=caller, expected="finite values")
     return images
 
 

@@ -14,6 +14,50 @@ import numpy as np
 IMAGE_SHAPE_TEXT = "(n_samples, height, width) or (n_samples, height, width, 1)"
 
 
+def check_real_dtype(
+    array: np.ndarray, *, caller: str, expected: str, name: str = "images"
+) -> None:
+    """Raise a TypeError unless ``array`` holds real integers or floats.
+
+    ``expected`` names the dtypes the caller takes, such as ``"uint8 or float"``;
+    ``name`` what the array is, in the message.
+    """
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"{caller} expected {name} of a real numeric dtype ({expected}); "
+            f"got dtype {array.dtype}. Convert with np.asarray(X, dtype=np.float32)."
+        )
+
+
+def refuse_bad_image_shape(X: object, *, caller: str) -> None:
+    """Raise the ValueError for an array that is not a batch of grayscale images."""
+    raise ValueError(
+        f"{caller} expected grayscale images of shape {IMAGE_SHAPE_TEXT}; got an "
+        f"array of shape {np.shape(X)}. Stack 2D slices along a first axis; "
+        "cut 3D volumes into slices with oasisgen.datasets.load_nifti."
+    )
+
+
+def check_finite(
+    images: np.ndarray, *, caller: str, expected: str, name: str = "images"
+) -> None:
+    """Raise a ValueError naming how many values of ``images`` are NaN or inf.
+
+    ``expected`` says what the values should be, such as ``"finite values"``;
+    ``name`` what the array is, in the message.
+    """
+    finite = np.isfinite(images)
+    if not np.all(finite):
+        n_bad = int(images.size - np.count_nonzero(finite))
+        raise ValueError(
+            f"{caller} received {name} containing NaN or inf ({n_bad} value(s)); "
+            f"expected {expected}. Replace them, e.g. with np.nan_to_num."
+        )
+
+
 def check_images(
     X: object,
     *,
@@ -64,24 +108,11 @@ def check_images(
             f"{caller} got complex images. Complex data not supported: expected real "
             "uint8 or float images; take np.abs(X) of a complex MR signal first."
         )
-    if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise TypeError(
-            f"{caller} expected images of a real numeric dtype (uint8 or float); "
-            f"got dtype {array.dtype}. Convert with np.asarray(X, dtype=np.float32)."
-        )
-    if array.ndim == 4 and array.shape[-1] == 1:
-        pass
-    elif array.ndim == 3:
+    check_real_dtype(array, caller=caller, expected="uint8 or float")
+    if array.ndim == 3:
         array = array[..., np.newaxis]
-    else:
-        raise ValueError(
-            f"{caller} expected grayscale images of shape {IMAGE_SHAPE_TEXT}; got an "
-            f"array of shape {np.shape(X)}. Stack 2D slices along a first axis; "
-            "cut 3D volumes into slices with oasisgen.datasets.load_nifti."
-        )
+    elif not (array.ndim == 4 and array.shape[-1] == 1):
+        refuse_bad_image_shape(X, caller=caller)
     n_samples, height, width = array.shape[:3]
     if height < 1 or width < 1:
         raise ValueError(
@@ -111,12 +142,7 @@ def check_images(
             )
         return array.astype(np.float32) / np.float32(255.0)
     images = array.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(images)):
-        n_bad = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
-        raise ValueError(
-            f"{caller} received images containing NaN or inf ({n_bad} value(s)); "
-            "expected finite values in [0, 1]. Replace them, e.g. with np.nan_to_num."
-        )
+    check_finite(images, caller=caller, expected="finite values in [0, 1]")
     if images.size and (images.min() < 0.0 or images.max() > 1.0):
         raise ValueError(
             f"{caller} expected float images with values in [0, 1]; got values in "

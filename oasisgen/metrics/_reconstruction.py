@@ -15,7 +15,11 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
-from oasisgen.datasets._validation import check_code_values
+from oasisgen.datasets._validation import (
+    check_code_values,
+    check_finite,
+    check_real_dtype,
+)
 
 __all__ = ["bits_per_code", "codebook_usage", "perplexity", "psnr", "ssim"]
 
@@ -32,14 +36,7 @@ _PAIR_SHAPE_TEXT = (
 def _as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
     """Return images as a float array of shape (n_samples, height, width)."""
     array = np.asarray(images)
-    if array.dtype == bool or not (
-        np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.floating)
-    ):
-        raise TypeError(
-            f"{caller} expected {name} of a real numeric dtype (uint8 or float); "
-            f"got dtype {array.dtype}. Convert with np.asarray(X, dtype=np.float32)."
-        )
+    check_real_dtype(array, caller=caller, expected="uint8 or float", name=name)
     if array.ndim == 2:
         array = array[np.newaxis]
     elif array.ndim == 4 and array.shape[-1] == 1:
@@ -59,12 +56,8 @@ def _as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
 
 def _check_finite(array: np.ndarray, *, caller: str, name: str) -> None:
     """Raise ValueError if a float array holds NaN or inf."""
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(
-            f"{caller} received {name} containing NaN or inf ({n_bad} value(s)); "
-            "expected finite values. Replace them, e.g. with np.nan_to_num."
-        )
+    if np.issubdtype(array.dtype, np.floating):
+        check_finite(array, caller=caller, expected="finite values", name=name)
 
 
 def _check_pair(
