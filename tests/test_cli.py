@@ -83,6 +83,40 @@ def test_overwriting_a_run_removes_what_the_old_run_wrote_and_nothing_else(tmp_p
     assert sorted(path.name for path in run.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ("auto", "auto")),
+        (["--batch-size", "4", "--learning-rate", "1e-3"], (4, 1e-3)),
+        (["--batch-size", "auto", "--learning-rate", "2e-4"], ("auto", 2e-4)),
+    ],
+)
+def test_batch_size_and_learning_rate_take_auto_or_a_number(argv, expected):
+    from oasisgen.cli import train
+    from oasisgen.cli._common import estimator_params, parse_as
+
+    args = parse_as(train.add_parser, ["train", "--out", "run", *argv])
+    params = estimator_params(args)
+    assert (params["batch_size"], params["learning_rate"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--batch-size", "big"], "expected a whole number of at least 1; got 'big'"),
+        (["--batch-size", "0"], "expected a whole number of at least 1; got '0'"),
+        (["--learning-rate", "fast"], "expected auto or a float; got 'fast'"),
+    ],
+)
+def test_a_bad_batch_size_or_learning_rate_is_refused_when_parsed(
+    argv, message, tmp_path, capsys
+):
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path / "run"), *argv])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_missing_data_path_is_a_clear_error(tmp_path, capsys):
     status = main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)])
     assert status == 2

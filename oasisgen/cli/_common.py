@@ -217,8 +217,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="weight of the error of a coarse image read from the top codes alone, "
         "so that they hold the slice's layout (default: 0, the paper's loss)",
     )
-    parser.add_argument("--learning-rate", type=float, default=3e-4)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--learning-rate",
+        type=auto_or(float),
+        default="auto",
+        help="a number, or auto (default): 1e-3 for fewer than 1,024 training "
+        "slices, 3e-4 for more",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=auto_or(positive_int),
+        default="auto",
+        help="a number, or auto (default): a thirty-second of the training slices, "
+        "from 4 to 32",
+    )
     parser.add_argument("--validation-fraction", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jit-compile", action="store_true")
@@ -362,6 +374,39 @@ def positive_int(text: str) -> int:
             f"expected a whole number of at least 1; got {text!r}"
         )
     return value
+
+
+def auto_or(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Return an ``argparse`` type that takes ``"auto"`` or what ``kind`` parses.
+
+    Parameters
+    ----------
+    kind : callable
+        The type of the value otherwise, such as ``float``.
+
+    Returns
+    -------
+    parse : callable
+
+    Examples
+    --------
+    >>> parse = auto_or(float)
+    >>> parse("auto"), parse("1e-3")
+    ('auto', 0.001)
+    """
+
+    def parse(text: str) -> Any:
+        if text == "auto":
+            return text
+        try:
+            return kind(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(
+                f"expected auto or a {kind.__name__}; got {text!r}"
+            ) from error
+
+    parse.__name__ = f"auto or {kind.__name__}"
+    return parse
 
 
 def without_checkpoints(estimator: Any) -> None:

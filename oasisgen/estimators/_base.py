@@ -325,7 +325,7 @@ class KerasEstimatorMixin(TrainingLoopMixin):
             model.compile(
                 optimizer=make_optimizer(
                     self.optimizer,
-                    self.learning_rate,
+                    self._initial_learning_rate(),
                     caller=f"{type(self).__name__}.fit",
                 ),
                 jit_compile=self.jit_compile,
@@ -338,6 +338,14 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         self.model_ = model
         self.history_: dict[str, list[float]] = {}
         self._compiled = {}
+
+    def _initial_learning_rate(self) -> float:
+        """Return the learning rate a new model's optimizer starts at.
+
+        The estimator's ``learning_rate``; an estimator whose parameter can be
+        ``"auto"`` returns the value it resolved to.
+        """
+        return self.learning_rate
 
     # ------------------------------------------------------ starting and resuming
     def _start_training(

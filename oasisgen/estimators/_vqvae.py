@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, Options
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets._validation import check_code_maps
@@ -26,6 +26,44 @@ from oasisgen.nn import VQVAE2
 from oasisgen.nn.vqvae2 import BOTTOM_STRIDES, TOP_STRIDE
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
+SMALL_DATA = 1024
+"""Fewer training slices than this are small data to the "auto" settings."""
+
+
+def auto_training_settings(n_slices: int | None) -> tuple[int, float]:
+    """Return the batch size and learning rate that ``"auto"`` gives.
+
+    On small data a fit is short of steps, not of images: with 116 slices of
+    128x128, 30 epochs at the large-data settings (batches of 32 at 3e-4)
+    reconstruct an unseen person with SSIM 0.68, where batches of 4 at 1e-3
+    reach 0.91 (benchmarks/README.md, "Defaults on small data"). So fewer than
+    :data:`SMALL_DATA` slices get a batch of one thirty-second of them (at
+    least 4: at least 32 steps an epoch) and a learning rate of 1e-3; more
+    slices, or an unknown number (a ``tf.data.Dataset``), get 32 and 3e-4, the
+    settings for OASIS-sized data.
+
+    Parameters
+    ----------
+    n_slices : int or None
+        Number of training slices; None when unknown.
+
+    Returns
+    -------
+    batch_size : int
+    learning_rate : float
+
+    Examples
+    --------
+    >>> from oasisgen.estimators._vqvae import auto_training_settings
+    >>> auto_training_settings(116), auto_training_settings(500)
+    ((4, 0.001), (15, 0.001))
+    >>> auto_training_settings(9000), auto_training_settings(None)
+    ((32, 0.0003), (32, 0.0003))
+    """
+    if n_slices is None or n_slices >= SMALL_DATA:
+        return 32, 3e-4
+    return max(4, n_slices // 32), 1e-3
 
 
 @register_estimator
@@ -71,10 +109,16 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
         "config": {"weight_decay": 1e-4}}``, without the learning rate.
-    learning_rate : float, default=3e-4
-        Learning rate of the optimizer.
-    batch_size : int, default=32
-        Images per training step (the global batch under ``distribute``).
+    learning_rate : float or "auto", default="auto"
+        Learning rate of the optimizer. ``"auto"``: 1e-3 on small data (fewer than
+        1,024 training slices), 3e-4 otherwise and for a ``tf.data.Dataset``
+        (benchmarks/README.md, "Defaults on small data").
+    batch_size : int or "auto", default="auto"
+        Images per training step (the global batch under ``distribute``), and per
+        call of the model in ``transform``, ``reconstruct`` and ``score``.
+        ``"auto"``: one thirty-second of the training slices, from 4 to 32, so
+        that small data gets at least 32 steps an epoch; a ``tf.data.Dataset``
+        brings its own batches.
     epochs : int, default=10
         Passes over the training data per call to ``fit``; with ``checkpoint_dir``
         and ``warm_start``, the total number of passes of the run, so that a
@@ -138,6 +182,10 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         ``bottom_perplexity``, ``bottom_usage``, and ``val_*`` with validation data.
     image_shape_ : tuple of (int, int)
         Height and width of the training images.
+    batch_size_ : int
+        The batch size ``fit`` trained with (``batch_size`` resolved).
+    learning_rate_ : float
+        The learning rate the model started at (``learning_rate`` resolved).
     top_shape_, bottom_shape_ : tuple of (int, int)
         Shapes of the top (H/8, W/8) and bottom (H/s, W/s) code maps, s the
         ``bottom_stride``.
@@ -187,6 +235,11 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         "bottom_stride": [Options(Integral, set(BOTTOM_STRIDES))],
         "top_reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         **TRAINING_CONSTRAINTS,
+        "learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
+        "batch_size": [_POSITIVE_INT, StrOptions({"auto"})],
     }
 
     def __init__(
@@ -201,8 +254,8 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         bottom_stride: int = 4,
         top_reconstruction_weight: float = 0.0,
         optimizer: str | dict[str, Any] = "adam",
-        learning_rate: float = 3e-4,
-        batch_size: int = 32,
+        learning_rate: float | str = "auto",
+        batch_size: int | str = "auto",
         epochs: int = 10,
         validation_fraction: float = 0.0,
         early_stopping: bool = False,
@@ -293,6 +346,7 @@ tf.data.Dataset
         seed = self._training_seed()
         self._seed_globally(seed)
         train, validation = self._train_validation(source, validation_data, seed)
+        self._resolve_auto(train, new_model=not going_on)
         if not going_on:
             self._initialise(source.image_shape, seed)
         self._train(train, validation, epochs=self._epochs_to_train(), seed=seed)
@@ -342,9 +396,10 @@ tf.data.Dataset
         )
         seed = self._training_seed()
         self._seed_globally(seed)
+        train, validation = self._train_validation(source, validation_data, seed)
+        self._resolve_auto(train, new_model=not going_on)
         if not going_on:
             self._initialise(source.image_shape, seed)
-        train, validation = self._train_validation(source, validation_data, seed)
         self._train(train, validation, epochs=1, seed=seed)
         return self
 
@@ -362,6 +417,32 @@ tf.data.Dataset
                 f"The 'num_embeddings' parameter of {type(self).__name__} must be an "
                 f"int >= 2 or a (top, bottom) pair of ints >= 2. Got {sizes!r} instead."
             )
+
+    def _resolve_auto(self, train: ImageSource, *, new_model: bool) -> None:
+        """Set ``batch_size_`` and ``learning_rate_`` for the training images.
+
+        A model that goes on training keeps the learning rate it started at.
+        """
+        n_slices = None if train.tf_dataset is not None else len(train)
+        batch_size, learning_rate = auto_training_settings(n_slices)
+        self.batch_size_ = (
+            batch_size if self.batch_size == "auto" else int(self.batch_size)
+        )
+        if new_model or not hasattr(self, "learning_rate_"):
+            self.learning_rate_ = (
+                learning_rate
+                if self.learning_rate == "auto"
+                else float(self.learning_rate)
+            )
+
+    def _initial_learning_rate(self) -> float:
+        return self.learning_rate_
+
+    def _prediction_batch_size(self) -> int:
+        """Images per model call outside training: the fitted batch size."""
+        if hasattr(self, "batch_size_"):
+            return self.batch_size_
+        return 32 if self.batch_size == "auto" else int(self.batch_size)
 
     def _is_fitted_to(self, image_shape: tuple[int, int]) -> bool:
         return hasattr(self, "model_") and tuple(self.image_shape_) == image_shape
@@ -450,11 +531,11 @@ tf.data.Dataset
     ) -> None:
         self._run_epochs(
             lambda epoch: train.training_data(
-                self.batch_size, shuffle=True, seed=epoch_seed(seed, epoch)
+                self.batch_size_, shuffle=True, seed=epoch_seed(seed, epoch)
             ),
             None
             if validation is None
-            else validation.training_data(self.batch_size, shuffle=False, seed=None),
+            else validation.training_data(self.batch_size_, shuffle=False, seed=None),
             epochs=epochs,
             seed=seed,
         )
@@ -487,7 +568,10 @@ tf.data.Dataset
         """
         source = self._fitted_source(X, "encode")
         encode = self._graph("encode", self.model_.encode, self._image_spec())
-        pairs = [encode(tf.constant(b)) for b in source.batches(self.batch_size)]
+        pairs = [
+            encode(tf.constant(b))
+            for b in source.batches(self._prediction_batch_size())
+        ]
         top = np.concatenate([p[0].numpy() for p in pairs])
         bottom = np.concatenate([p[1].numpy() for p in pairs])
         return top, bottom
@@ -555,7 +639,7 @@ tf.data.Dataset
                 tf.TensorSpec((None, *self.bottom_shape_), tf.int32),
             ],
         )
-        step = self.batch_size
+        step = self._prediction_batch_size()
         return np.concatenate(
             [
                 decode(
@@ -608,7 +692,10 @@ tf.data.Dataset
         """
         source = self._fitted_source(X, "reconstruct")
         return np.concatenate(
-            [self._reconstruct_batch(b) for b in source.batches(self.batch_size)]
+            [
+                self._reconstruct_batch(b)
+                for b in source.batches(self._prediction_batch_size())
+            ]
         )
 
     def score(self, X: Any, y: None = None) -> float:
@@ -633,7 +720,7 @@ tf.data.Dataset
         source = self._fitted_source(X, "score")
         values = [
             ssim(batch, self._reconstruct_batch(batch), reduction="none")
-            for batch in source.batches(self.batch_size)
+            for batch in source.batches(self._prediction_batch_size())
         ]
         return float(np.mean(np.concatenate(values)))
 
@@ -660,9 +747,20 @@ tf.data.Dataset
         return [tf.TensorSpec((None, *self.image_shape_, 1), tf.float32)]
 
     # ------------------------------------------------------------ persistence
+    def _fitted_state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _RESOLVED if hasattr(self, name)}
+
     def _restore_fitted(self, state: dict[str, Any]) -> None:
         self._set_shapes(_image_shape_of(self.model_))
         self._set_codebook_usage()
+        # models saved before the "auto" settings hold neither
+        for name, kind in _RESOLVED.items():
+            if name in state:
+                setattr(self, name, kind(state[name]))
+
+
+_RESOLVED = {"batch_size_": int, "learning_rate_": float}
+"""The fitted values of the parameters that may be "auto", and their types."""
 
 
 def _describe(image_shape: tuple[int, int]) -> str:

@@ -124,6 +124,39 @@ def test_a_black_background_is_reconstructed_exactly_black():
     assert np.mean(rebuilt[X == 0] == 0) > 0.7
 
 
+@pytest.mark.parametrize(
+    ("n_slices", "batch_size", "learning_rate"),
+    [(40, 4, 1e-3), (320, 10, 1e-3)],
+)
+def test_auto_sizes_the_batch_and_learning_rate_by_the_data(
+    n_slices, batch_size, learning_rate, tmp_path
+):
+    params = {**TINY_VQVAE, "batch_size": "auto", "learning_rate": "auto"}
+    est = VQVAE2Estimator(**params).fit(make_slices(n_slices))
+    assert (est.batch_size_, est.learning_rate_) == (batch_size, learning_rate)
+    assert est.get_params()["batch_size"] == "auto"  # the parameter stays as given
+    optimizer_rate = float(est.model_.optimizer.learning_rate.numpy())
+    assert optimizer_rate == pytest.approx(learning_rate)
+    # one epoch of ceil(n / batch) steps
+    assert int(est.model_.optimizer.iterations.numpy()) == -(-n_slices // batch_size)
+    loaded = oasisgen.load(est.save(tmp_path / "est"))
+    assert (loaded.batch_size_, loaded.learning_rate_) == (batch_size, learning_rate)
+
+
+def test_auto_gives_the_large_data_settings_to_a_tf_dataset(slices):
+    dataset = tf.data.Dataset.from_tensor_slices(slices).batch(4)
+    params = {**TINY_VQVAE, "batch_size": "auto", "learning_rate": "auto"}
+    est = VQVAE2Estimator(**params).fit(dataset)
+    assert (est.batch_size_, est.learning_rate_) == (32, 3e-4)
+    assert int(est.model_.optimizer.iterations.numpy()) == 3  # its own batches
+
+
+def test_set_values_are_used_as_given(slices):
+    est = VQVAE2Estimator(**{**TINY_VQVAE, "learning_rate": 5e-4}).fit(slices)
+    assert (est.batch_size_, est.learning_rate_) == (8, 5e-4)
+    assert VQVAE2Estimator().get_params()["learning_rate"] == "auto"
+
+
 def test_uint8_and_3d_input_are_accepted(fitted, slices):
     as_uint8 = np.round(slices[..., 0] * 255).astype(np.uint8)
     np.testing.assert_allclose(
@@ -242,6 +275,9 @@ def test_string_images_are_a_type_error():
         ({"distribute": "gpu"}, "'distribute' parameter .*mirrored"),
         ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
         ({"top_reconstruction_weight": -1.0}, "'top_reconstruction_weight' param"),
+        ({"learning_rate": "fast"}, "'learning_rate' parameter .*'auto'.* Got 'fast'"),
+        ({"batch_size": "big"}, "'batch_size' parameter .*'auto'.* Got 'big'"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
     ],
     ids=[
         "one-code",
@@ -253,6 +289,9 @@ def test_string_images_are_a_type_error():
         "unknown-distribute",
         "all-validation",
         "negative-top-weight",
+        "word-lr",
+        "word-batch",
+        "zero-batch",
     ],
 )
 def test_invalid_parameters_are_named_in_the_error(slices, params, match):
