@@ -116,9 +116,9 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     batch_size : int or "auto", default="auto"
         Images per training step (the global batch under ``distribute``), and per
         call of the model in ``transform``, ``reconstruct`` and ``score``.
-        ``"auto"``: one thirty-second of the training slices, from 4 to 32, so
-        that small data gets at least 32 steps an epoch; a ``tf.data.Dataset``
-        brings its own batches.
+        ``"auto"``: in training, one thirty-second of the training slices, from 4
+        to 32, so that small data gets at least 32 steps an epoch (a
+        ``tf.data.Dataset`` brings its own batches); 32 per call otherwise.
     epochs : int, default=10
         Passes over the training data per call to ``fit``; with ``checkpoint_dir``
         and ``warm_start``, the total number of passes of the run, so that a
@@ -439,9 +439,7 @@ tf.data.Dataset
         return self.learning_rate_
 
     def _prediction_batch_size(self) -> int:
-        """Images per model call outside training: the fitted batch size."""
-        if hasattr(self, "batch_size_"):
-            return self.batch_size_
+        """Images per model call outside training: ``batch_size``, 32 if "auto"."""
         return 32 if self.batch_size == "auto" else int(self.batch_size)
 
     def _is_fitted_to(self, image_shape: tuple[int, int]) -> bool:
