@@ -36,10 +36,10 @@ def auto_training_settings(n_slices: int | None) -> tuple[int, float]:
 
     On small data a fit is short of steps, not of images: with 116 slices of
     128x128, 30 epochs at the large-data settings (batches of 32 at 3e-4)
-    reconstruct an unseen person with SSIM 0.68, where batches of 4 at 1e-3
+    reconstruct an unseen person with SSIM 0.67, where batches of 4 at 1e-3
     reach 0.91 (benchmarks/README.md, "Defaults on small data"). So fewer than
-    :data:`SMALL_DATA` slices get a batch of one thirty-second of them (at
-    least 4: at least 32 steps an epoch) and a learning rate of 1e-3; more
+    :data:`SMALL_DATA` slices get a batch of one thirty-second of them, at
+    least 4 (about 32 steps an epoch), and a learning rate of 1e-3; more
     slices, or an unknown number (a ``tf.data.Dataset``), get 32 and 3e-4, the
     settings for OASIS-sized data.
 
@@ -117,7 +117,7 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
         Images per training step (the global batch under ``distribute``), and per
         call of the model in ``transform``, ``reconstruct`` and ``score``.
         ``"auto"``: in training, one thirty-second of the training slices, from 4
-        to 32, so that small data gets at least 32 steps an epoch (a
+        to 32, so that small data gets about 32 steps an epoch (a
         ``tf.data.Dataset`` brings its own batches); 32 per call otherwise.
     epochs : int, default=10
         Passes over the training data per call to ``fit``; with ``checkpoint_dir``
