@@ -160,14 +160,16 @@ def write_report(
 # ------------------------------------------------------------------ reading
 def _read_run(run_dir: Path) -> tuple[dict, dict, dict]:
     """Return ``metrics.json``, ``model/estimator.json`` and the history."""
-    for needed in (METRICS_FILE, f"{MODEL_DIR}/estimator.json"):
+    from oasisgen.estimators._persistence import MANIFEST
+
+    for needed in (METRICS_FILE, f"{MODEL_DIR}/{MANIFEST}"):
         if not (run_dir / needed).is_file():
             raise FileNotFoundError(
                 f"write_report expected a run directory written by 'oasisgen train'; "
                 f"{str(run_dir)!r} has no {needed}."
             )
     metrics = read_json(run_dir / METRICS_FILE)
-    manifest = read_json(run_dir / MODEL_DIR / "estimator.json")
+    manifest = read_json(run_dir / MODEL_DIR / MANIFEST)
     history_file = run_dir / HISTORY_FILE
     if history_file.is_file():
         history = read_json(history_file)
