@@ -47,6 +47,7 @@ from oasisgen.estimators._training import (
     set_random_states,
 )
 from oasisgen.nn.distribute import DISTRIBUTE_OPTIONS, make_strategy, writes_files
+from oasisgen.nn.optimizers import FusedAdam
 
 
 def seed_from(random_state: None | int | np.random.RandomState) -> int | None:
@@ -252,14 +253,19 @@ def check_optimizer(
 
 
 def _optimizer_classes() -> dict[str, type[keras.optimizers.Optimizer]]:
-    """Return Keras' optimizer classes by lower-case name (``"adamw"``)."""
-    return {
+    """Return Keras' optimizer classes by lower-case name (``"adamw"``).
+
+    ``"adam"`` is :class:`~oasisgen.nn.optimizers.FusedAdam`: Adam's update in one
+    TensorFlow kernel per variable, which traces in a fraction of the time.
+    """
+    classes = {
         name.lower(): value
         for name, value in vars(keras.optimizers).items()
         if isinstance(value, type)
         and issubclass(value, keras.optimizers.Optimizer)
         and value is not keras.optimizers.Optimizer
     }
+    return {**classes, "adam": FusedAdam}
 
 
 def check_callbacks(callbacks: list[Any] | None, *, caller: str) -> list[Any]:

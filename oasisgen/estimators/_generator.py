@@ -97,8 +97,8 @@ class HierarchicalGenerator(BaseEstimator):
     --------
     >>> from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
     >>> from oasisgen.datasets import load_sample
-    >>> X = load_sample("train", image_size=32)[:32]
-    >>> tiny_prior = PixelCNNPrior(n_layers=2, channels=8, epochs=1, random_state=0)
+    >>> X = load_sample("train", image_size=16)[:16]
+    >>> tiny_prior = PixelCNNPrior(n_layers=1, channels=8, epochs=1, random_state=0)
     >>> gen = HierarchicalGenerator(
     ...     vqvae=VQVAE2Estimator(num_embeddings=16, embedding_dim=4,
     ...                           hidden_channels=8, n_res_channels=4, epochs=1,
@@ -106,15 +106,15 @@ class HierarchicalGenerator(BaseEstimator):
     ...     top_prior=tiny_prior, bottom_prior=tiny_prior,
     ... ).fit(X)
     >>> gen.sample(2, random_state=0).shape
-    (2, 32, 32, 1)
+    (2, 16, 16, 1)
 
     Fitted on slices with their positions (here with the VQ-VAE-2 fitted above),
     it draws slices at a given level:
 
-    >>> X, positions = load_sample("train", image_size=32, return_positions=True)
-    >>> gen = gen.set_params(vqvae=gen.vqvae_).fit(X[:32], positions[:32])
+    >>> X, positions = load_sample("train", image_size=16, return_positions=True)
+    >>> gen = gen.set_params(vqvae=gen.vqvae_).fit(X[:16], positions[:16])
     >>> gen.sample(2, slice_position=0.5, random_state=0).shape
-    (2, 32, 32, 1)
+    (2, 16, 16, 1)
     """
 
     _parameter_constraints: dict[str, list[Any]] = {

@@ -1135,6 +1135,8 @@ class _TwoSampleCNN:
     def __init__(self, input_shape: tuple[int, ...]) -> None:
         import keras
 
+        from oasisgen.nn.optimizers import FusedAdam
+
         conv = {"kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}
         self.model = keras.Sequential(
             [
@@ -1146,7 +1148,7 @@ class _TwoSampleCNN:
                 keras.layers.Dense(1, activation="sigmoid"),
             ]
         )
-        self.optimizer = keras.optimizers.Adam(_CNN_LEARNING_RATE)
+        self.optimizer = FusedAdam(_CNN_LEARNING_RATE)
         self.optimizer.build(self.model.trainable_variables)
         self.loss = keras.losses.BinaryCrossentropy()
         self._step = tf.function(

@@ -5,6 +5,7 @@ Nothing here knows about scikit-learn: these are plain, serialisable Keras objec
 
 from oasisgen.nn.blocks import ResidualStack, decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.optimizers import FusedAdam
 from oasisgen.nn.pixelcnn import GatedLayer, GatedPixelCNN
 from oasisgen.nn.quantizer import VectorQuantizer
 from oasisgen.nn.sampling import Sampler, sample_codes
@@ -14,6 +15,7 @@ __all__ = [
     "VQVAE2",
     "CodebookPerplexity",
     "CodebookUsage",
+    "FusedAdam",
     "GatedLayer",
     "GatedPixelCNN",
     "ResidualStack",

@@ -109,9 +109,9 @@ def test_save_load_and_joblib_round_trips(row_prior, tmp_path):
 def test_clone_and_grid_search_with_the_condition_as_y():
     top = make_row_codes(24, size=3, seed=3)
     bottom = upsample_codes(top)
-    search = GridSearchCV(PixelCNNPrior(**TINY_PRIOR), {"n_layers": [1, 2]}, cv=2)
+    search = GridSearchCV(PixelCNNPrior(**TINY_PRIOR), {"n_layers": [1]}, cv=2)
     search.fit(bottom, top)
-    assert search.best_params_["n_layers"] in (1, 2)
+    assert search.best_params_ == {"n_layers": 1}
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     copy = clone(search.best_estimator_)
     assert not hasattr(copy, "model_")
