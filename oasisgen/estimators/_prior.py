@@ -72,7 +72,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
-        "config": {"weight_decay": 1e-4}}``, without the learning rate.
+        "config": {"weight_decay": 1e-4}}``, without the learning rate. Adam is
+        :class:`oasisgen.nn.FusedAdam`, Keras' Adam in one kernel per variable.
     learning_rate : float, default=3e-4
         Learning rate of the optimizer.
     batch_size : int, default=32

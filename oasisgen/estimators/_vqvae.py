@@ -108,7 +108,8 @@ class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
-        "config": {"weight_decay": 1e-4}}``, without the learning rate.
+        "config": {"weight_decay": 1e-4}}``, without the learning rate. Adam is
+        :class:`oasisgen.nn.FusedAdam`, Keras' Adam in one kernel per variable.
     learning_rate : float or "auto", default="auto"
         Learning rate of the optimizer. ``"auto"``: 1e-3 on small data (fewer than
         1,024 training slices), 3e-4 otherwise and for a ``tf.data.Dataset``
