@@ -68,6 +68,16 @@ def test_train_refuses_to_overwrite_a_run(run_dir):
     assert (run_dir / "metrics.json").read_bytes() == before
 
 
+def test_a_missing_json_file_is_an_error_unless_a_stand_in_is_given(tmp_path):
+    from oasisgen.cli._common import read_json, write_json
+
+    with pytest.raises(FileNotFoundError):
+        read_json(tmp_path / "metrics.json")
+    assert read_json(tmp_path / "metrics.json", missing={}) == {}
+    write_json(tmp_path / "metrics.json", {"test_ssim": 0.9})
+    assert read_json(tmp_path / "metrics.json", missing={}) == {"test_ssim": 0.9}
+
+
 def test_overwriting_a_run_removes_what_the_old_run_wrote_and_nothing_else(tmp_path):
     from oasisgen.cli._common import prepare_run_dir
 

@@ -501,9 +501,18 @@ def jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return {name: plain(value) for name, value in params.items()}
 
 
-def read_json(path: Path) -> Any:
-    """Return what the JSON file ``path`` holds."""
-    return json.loads(Path(path).read_text())
+_REQUIRED = object()
+
+
+def read_json(path: Path, missing: Any = _REQUIRED) -> Any:
+    """Return what the JSON file ``path`` holds, or ``missing`` if there is none.
+
+    Without ``missing``, a file that does not exist raises ``FileNotFoundError``.
+    """
+    path = Path(path)
+    if missing is not _REQUIRED and not path.is_file():
+        return missing
+    return json.loads(path.read_text())
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -567,8 +576,7 @@ def evaluate_samples(
 
 def _saved_args(run_dir: Path) -> dict[str, Any]:
     """Return a run's ``args.json``, or nothing for a run without one."""
-    path = run_dir / ARGS_FILE
-    return read_json(path) if path.is_file() else {}
+    return read_json(run_dir / ARGS_FILE, missing={})
 
 
 def run_heldout(run_dir: Path) -> dict[str, Any]:

@@ -74,8 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         into ``metrics.json``.
     """
     vqvae = oasisgen.load(args.run_dir / MODEL_DIR)
-    metrics_path = args.run_dir / METRICS_FILE
-    metrics = read_json(metrics_path) if metrics_path.exists() else {}
+    metrics = read_json(args.run_dir / METRICS_FILE, missing={})
     data = args.data or metrics.get("data", "sample")
     image_size = args.image_size or vqvae.image_shape_
     splits = load_splits(data, image_size, args.on_error, **run_heldout(args.run_dir))
@@ -203,5 +202,4 @@ def _flips_and_gamma(n_copies: int, seed: int) -> Any:
 
 def _merge_metrics(run_dir: Path, figures: dict[str, Any]) -> None:
     path = run_dir / METRICS_FILE
-    metrics = read_json(path) if path.exists() else {}
-    write_json(path, {**metrics, **figures})
+    write_json(path, {**read_json(path, missing={}), **figures})
