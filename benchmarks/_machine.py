@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import oasisgen
@@ -31,6 +34,23 @@ def describe_machine() -> dict[str, Any]:
         "git": _git_describe(),
         **threads,
     }
+
+
+def write_record(path: Path | str | None, record: dict[str, Any]) -> None:
+    """Write a benchmark's figures as indented JSON, with the machine and the date.
+
+    Nothing is written when ``path`` is None (no ``--json`` given).
+    """
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamped = {
+        **record,
+        "machine": describe_machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    path.write_text(json.dumps(stamped, indent=2) + "\n")
 
 
 def _git_describe() -> str:

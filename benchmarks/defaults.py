@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _machine import describe_machine
+from _machine import write_record
 
 SETTINGS = {
     "defaults (auto)": {},
@@ -65,14 +65,8 @@ def main() -> None:
             f"after {args.epochs} epochs in {figures['seconds']:.0f} s",
             flush=True,
         )
-    if args.json is not None:
-        record = {
-            "machine": describe_machine(),
-            "image_size": args.image_size,
-            "epochs": args.epochs,
-            "results": results,
-        }
-        args.json.write_text(json.dumps(record, indent=2))
+    record = {"image_size": args.image_size, "epochs": args.epochs, "results": results}
+    write_record(args.json, record)
 
 
 if __name__ == "__main__":

@@ -21,14 +21,13 @@ as ``oasisgen train`` does::
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
-from _machine import describe_machine
+from _machine import write_record
 
 from oasisgen import PixelCNNPrior, VQVAE2Estimator
 from oasisgen.datasets import load_sample
@@ -137,14 +136,8 @@ def main() -> None:
             f"({100 * f['overhead_fraction']:.1f} %)",
             flush=True,
         )
-    if args.json is not None:
-        record = {
-            "machine": describe_machine(),
-            "epochs": args.epochs,
-            "checkpoints": args.checkpoints,
-            **figures,
-        }
-        args.json.write_text(json.dumps(record, indent=2))
+    record = {"epochs": args.epochs, "checkpoints": args.checkpoints, **figures}
+    write_record(args.json, record)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _machine import describe_machine
+from _machine import write_record
 
 ONE_RUN = """
 import json, sys, time
@@ -60,9 +60,7 @@ def main() -> None:
     for way, times in runs.items():
         first, second = np.median(times, axis=0)
         print(f"slots {way:13s} first epoch {first:5.1f} s, second {second:4.2f} s")
-    if args.json is not None:
-        record = {"machine": describe_machine(), "seconds": runs}
-        args.json.write_text(json.dumps(record, indent=2))
+    write_record(args.json, {"seconds": runs})
 
 
 if __name__ == "__main__":

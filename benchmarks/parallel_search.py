@@ -19,12 +19,11 @@ ratios to the serial one. Run::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from _machine import describe_machine
+from _machine import write_record
 from sklearn.model_selection import GridSearchCV
 
 from oasisgen import VQVAE2Estimator
@@ -82,10 +81,8 @@ def main() -> None:
         "settings": {**vars(args), "json": None, "grid": GRID, "cv": 2},
         "cores": available_cores(),
         "results": results,
-        "machine": describe_machine(),
     }
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_record(args.json, report)
 
 
 if __name__ == "__main__":

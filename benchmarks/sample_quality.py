@@ -20,11 +20,10 @@ prior's ``--set prior_channels=64,32``), to measure the alternatives::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from _machine import describe_machine
+from _machine import write_record
 
 from oasisgen.cli import demo
 from oasisgen.cli._common import parse_as
@@ -145,19 +144,17 @@ def main() -> None:
             f"{q['bottom_bits_per_code']:.3f}, given other slices' top codes "
             f"{q['bottom_bits_per_code_other_top']:.3f}"
         )
-    if args.json is not None:
-        record = {
-            "machine": describe_machine(),
-            "image_size": args.image_size,
-            "changed_settings": changed,
-            "seconds": round(seconds, 1),
-            "metrics": metrics,
-            "targets": [
-                {"figure": n, "samples": v, "real": r, "target": t, "met": m}
-                for n, v, r, t, m in rows
-            ],
-        }
-        args.json.write_text(json.dumps(record, indent=2))
+    record = {
+        "image_size": args.image_size,
+        "changed_settings": changed,
+        "seconds": round(seconds, 1),
+        "metrics": metrics,
+        "targets": [
+            {"figure": n, "samples": v, "real": r, "target": t, "met": m}
+            for n, v, r, t, m in rows
+        ],
+    }
+    write_record(args.json, record)
 
 
 if __name__ == "__main__":

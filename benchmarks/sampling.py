@@ -21,11 +21,11 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from _machine import write_record
 
 from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
 from oasisgen.datasets import load_sample
@@ -120,9 +120,7 @@ def main() -> None:
         f"{versus['naive_seconds']} s = {versus['speedup']}x, identical: "
         f"{versus['identical']}"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    write_record(args.json, results)
 
 
 if __name__ == "__main__":

@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.worker is not None:
         print(json.dumps(run_worker(args)), flush=True)
         return {}
-    from _machine import describe_machine
+    from _machine import write_record
 
     with tempfile.TemporaryDirectory(prefix="streaming-") as scratch:
         root, build_seconds = ready_folder(args, Path(scratch))
@@ -439,10 +439,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "folder_build_seconds": build_seconds,
         "runs": runs,
         "summary": summary,
-        "machine": describe_machine(),
     }
-    if args.json is not None:
-        args.json.write_text(json.dumps(record, indent=2))
+    write_record(args.json, record)
     return record
 
 

@@ -26,7 +26,6 @@ Run it with the thread settings of the benchmarks::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from _machine import describe_machine
+from _machine import write_record
 
 from oasisgen import VQVAE2Estimator
 from oasisgen.datasets import load_sample
@@ -211,19 +210,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             for figures in (train, jit):
                 if "error" in figures:
                     print("   ", figures["error"][:200], flush=True)
-    if args.json:
-        config = {k: v for k, v in vars(args).items() if k != "json"}
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "config": config,
-                    "rows": rows,
-                    "machine": describe_machine(),
-                    "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                },
-                f,
-                indent=2,
-            )
+    config = {k: v for k, v in vars(args).items() if k != "json"}
+    write_record(args.json, {"config": config, "rows": rows})
     return rows
 
 

@@ -23,13 +23,12 @@ Run it with the thread settings of the benchmarks::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from typing import Any
 
 import numpy as np
-from _machine import describe_machine
+from _machine import write_record
 
 from oasisgen import VQVAE2Estimator
 from oasisgen.datasets import load_sample
@@ -210,8 +209,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "test_ssim_curve": run["test_ssim_curve"],
         "n_train": len(X_train),
         "n_test": len(X_test),
-        "machine": describe_machine(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     print(
         f"budget {args.budget:.0f} s ({args.clock}): {run['epochs']} epochs in "
@@ -224,9 +221,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{results['train_top_usage']:.2f} bottom "
         f"{results['train_bottom_usage']:.2f}"
     )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_record(args.json, results)
     return results
 
 

@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
             "  python3.11 -m venv benchmarks/.venv-torch\n"
             "  benchmarks/.venv-torch/bin/pip install torch==2.13.0 numpy"
         )
-    from _machine import describe_machine
+    from _machine import write_record
 
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     load_before = os.getloadavg()
@@ -635,23 +635,20 @@ def main(argv: list[str] | None = None) -> int:
             f"(median {statistics.median(others):.2f}) during the measurements"
         )
     print(f"{finished}, load average {load_after[0]:.2f} {load_after[1]:.2f}")
-    if args.json is not None:
-        record = {
-            "started": started,
-            "finished": finished,
-            "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-            "config": {k: str(v) for k, v in vars(args).items()},
-            "machine": describe_machine(),
-            "load_before": load_before,
-            "load_after": load_after,
-            "parameters": {v: counts[v]["parameters"] for v in counts},
-            "parameter_check": lines,
-            "versions": {v: counts[v]["versions"] for v in counts},
-            "rows": rows,
-            "runs": runs,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=2))
+    record = {
+        "started": started,
+        "finished": finished,
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "config": {k: str(v) for k, v in vars(args).items()},
+        "load_before": load_before,
+        "load_after": load_after,
+        "parameters": {v: counts[v]["parameters"] for v in counts},
+        "parameter_check": lines,
+        "versions": {v: counts[v]["versions"] for v in counts},
+        "rows": rows,
+        "runs": runs,
+    }
+    write_record(args.json, record)
     return 0
 
 
