@@ -586,8 +586,12 @@ tf.data.Dataset
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_top + n_bottom), dtype int32
-            The top code map flattened row by row, then the bottom one.
+        codes : ndarray of shape (n_samples, top_positions + bottom_positions), \
+dtype int32
+            The top code map flattened row by row, then the bottom one;
+            ``top_positions`` is the number of cells of ``top_shape_`` (not the
+            codebook size ``n_top_codes_``), ``bottom_positions`` of
+            ``bottom_shape_``.
         """
         top, bottom = self.encode(X)
         return np.concatenate(
@@ -653,8 +657,8 @@ tf.data.Dataset
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_top + n_bottom)
-            Integer codes.
+        X : array-like of shape (n_samples, top_positions + bottom_positions)
+            Integer codes, as :meth:`transform` makes them.
 
         Returns
         -------
@@ -663,16 +667,17 @@ tf.data.Dataset
         """
         check_is_fitted(self)
         codes = np.asarray(X)
-        n_top = int(np.prod(self.top_shape_))
-        n_codes = n_top + int(np.prod(self.bottom_shape_))
+        top_positions = int(np.prod(self.top_shape_))
+        bottom_positions = int(np.prod(self.bottom_shape_))
+        n_codes = top_positions + bottom_positions
         if codes.ndim != 2 or codes.shape[1] != n_codes:
             raise ValueError(
                 f"{type(self).__name__}.inverse_transform expected codes of shape "
-                f"(n_samples, {n_codes}) ({n_top} top + {n_codes - n_top} bottom "
-                f"codes), as made by transform; got shape {codes.shape}."
+                f"(n_samples, {n_codes}) ({top_positions} top + {bottom_positions} "
+                f"bottom codes), as made by transform; got shape {codes.shape}."
             )
-        top = codes[:, :n_top].reshape(-1, *self.top_shape_)
-        bottom = codes[:, n_top:].reshape(-1, *self.bottom_shape_)
+        top = codes[:, :top_positions].reshape(-1, *self.top_shape_)
+        bottom = codes[:, top_positions:].reshape(-1, *self.bottom_shape_)
         return self.decode(top, bottom)
 
     def reconstruct(self, X: Any) -> np.ndarray:
