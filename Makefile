@@ -6,12 +6,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The suite runs on two worker processes (pytest-xdist) that take tests from each
 # other when one runs out (worksteal; a module's fixtures may then be built in
-# both), and lists its 15 slowest tests: 16 min 32 s and 17 min 48 s on 2
-# cores (`time make test`, 2026-12-02 13:54 and 14:26 UTC, nothing else running,
-# 1509 tests), against 14 min 37 s at 11:08 UTC for 1490: the machine drifts (the
-# same tests of the generator and the priors took 119 s at the commit of 11:08
-# and 121 s now, side by side). CI runs all of it; `make test-quick` leaves out
-# the tests marked slow (each 40 s or more).
+# both), and lists its 15 slowest tests: 13 min 28 s on 2 cores in a fresh clone
+# (`bash .ci/run`, 2026-12-02 17:33 UTC, nothing else running, 1518 tests; 14 min
+# 34 s with the install and the lint), against 17 min 20 s at 15:32 UTC before
+# FusedAdam and the leaner slow tests. CI runs all of it; `make test-quick` leaves
+# out the tests marked slow (each 40 s or more).
 # PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=

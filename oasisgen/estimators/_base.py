@@ -265,7 +265,7 @@ def _optimizer_classes() -> dict[str, type[keras.optimizers.Optimizer]]:
         and issubclass(value, keras.optimizers.Optimizer)
         and value is not keras.optimizers.Optimizer
     }
-    return {**classes, "adam": FusedAdam}
+    return {**classes, "adam": FusedAdam, "fusedadam": FusedAdam}
 
 
 def check_callbacks(callbacks: list[Any] | None, *, caller: str) -> list[Any]:

@@ -58,8 +58,12 @@ def test_it_round_trips_through_a_keras_file(tmp_path):
 
 @pytest.mark.parametrize(
     "estimator",
-    [VQVAE2Estimator(optimizer="adam"), PixelCNNPrior(optimizer="Adam")],
-    ids=["vqvae", "prior"],
+    [
+        VQVAE2Estimator(optimizer="adam"),
+        PixelCNNPrior(optimizer={"class_name": "Adam"}),
+        PixelCNNPrior(optimizer={"class_name": "FusedAdam", "config": {}}),
+    ],
+    ids=["vqvae", "prior", "by its own name"],
 )
 def test_the_estimators_adam_is_fused(estimator):
     from oasisgen.estimators._base import make_optimizer
