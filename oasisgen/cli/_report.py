@@ -170,11 +170,8 @@ def _read_run(run_dir: Path) -> tuple[dict, dict, dict]:
             )
     metrics = read_json(run_dir / METRICS_FILE)
     manifest = read_json(run_dir / MODEL_DIR / MANIFEST)
-    history_file = run_dir / HISTORY_FILE
-    if history_file.is_file():
-        history = read_json(history_file)
-    else:
-        history = manifest.get("fitted", {}).get("history_", {})
+    saved_history = manifest.get("fitted", {}).get("history_", {})
+    history = read_json(run_dir / HISTORY_FILE, missing=saved_history)
     return metrics, manifest, history
 
 
