@@ -121,6 +121,15 @@ def test_report_escapes_text_and_leaves_out_files_that_are_not_png(run_dir, tmp_
     assert page.count("<img ") == N_FIGURES
 
 
+def test_without_history_json_the_curves_come_from_the_saved_model(run_dir, tmp_path):
+    run = shutil.copytree(run_dir, tmp_path / "run")
+    (run / "report.html").unlink(missing_ok=True)
+    (run / "history.json").unlink()
+    page = write_report(run, data="sample").read_text(encoding="utf-8")
+    assert "recorded no training history" not in page
+    assert page.count("<img ") == N_FIGURES
+
+
 def test_write_report_refuses_to_replace_a_report_unless_told(run_dir, report):
     before = report.read_bytes()
     with pytest.raises(FileExistsError, match="overwrite=True"):
