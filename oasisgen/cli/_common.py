@@ -170,6 +170,12 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
         help="the priors also learn from N_COPIES copies of every training slice, "
         "each randomly flipped left-right and gamma-corrected (default: 0, none)",
     )
+    group.add_argument(
+        "--prior-jit-compile",
+        action="store_true",
+        help="train the priors with XLA (PixelCNNPrior(jit_compile=True)): 1.3 to "
+        "1.4 times as fast per step on a CPU, after a first epoch that compiles",
+    )
     add_temperature_argument(
         group,
         "--sample-temperature",

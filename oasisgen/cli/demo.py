@@ -56,6 +56,9 @@ DEMO = {
     "prior_batch_size": 16,
     "prior_augment": 3,  # flipped, gamma-corrected copies against overfitting
     "prior_mirror_context": "both",  # symmetric heads: plausibility 0.58 -> 0.89
+    # XLA: a prior's step 1.3-1.4 times as fast on 2 CPU cores (benchmarks/README.md,
+    # "Priors with XLA")
+    "prior_jit_compile": True,
     "sample_temperature": [0.6, 1.0],  # a cooler top prior: more typical shapes
     "eval_samples": 64,
     "checkpoint_every": 10,  # a checkpoint costs a fifth of a short epoch
@@ -165,8 +168,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     argv = ["train", "--data", "sample", "--out", str(args.out), "--overwrite"]
     for name, value in settings.items():
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):
+            argv += [flag] if value else []
+            continue
         values = value if isinstance(value, list) else [value]
-        argv += [f"--{name.replace('_', '-')}", *map(str, values)]
+        argv += [flag, *map(str, values)]
     argv += ["--priors"] + (["--quiet"] if args.quiet else [])
     metrics = train.run(parse_as(train.add_parser, argv))
     temperature = list(map(str, DEMO["sample_temperature"]))

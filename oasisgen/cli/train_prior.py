@@ -141,6 +141,7 @@ def fit_priors(
             learning_rate=option("prior_learning_rate", level),
             batch_size=option("prior_batch_size", level),
             epochs=option("prior_epochs", level),
+            jit_compile=getattr(args, "prior_jit_compile", False),
             random_state=args.seed,
             verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
             warm_start=checkpoints is not None,

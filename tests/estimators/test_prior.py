@@ -431,3 +431,17 @@ def test_the_global_seed_is_set_for_new_and_resumed_priors_not_warm_starts(
     prior.set_params(epochs=2).fit(codes)  # the model in memory: no reseeding
     PixelCNNPrior(**{**params, "epochs": 3}).fit(codes)  # from the checkpoint
     assert calls == [0, 0]
+
+
+def test_a_prior_trained_with_xla_matches_one_trained_without():
+    top = make_row_codes(32, size=3, seed=3)
+    bottom = upsample_codes(top)
+    params = {**TINY_PRIOR, "epochs": 2, "mirror_context": True}
+    plain = PixelCNNPrior(**params).fit(bottom, top)
+    xla = PixelCNNPrior(**params, jit_compile=True).fit(bottom, top)
+    assert xla.model_.jit_compile
+    # the same steps, compiled otherwise: float round-off only
+    np.testing.assert_allclose(xla.history_["loss"], plain.history_["loss"], rtol=1e-4)
+    np.testing.assert_allclose(
+        xla.score_samples(bottom, top), plain.score_samples(bottom, top), rtol=1e-4
+    )
