@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from oasisgen.search._parallel import (
+from oasisgen.search import (
     GPU_GROWTH_VARIABLE,
     INTER_OP_VARIABLE,
     INTRA_OP_VARIABLE,
@@ -25,7 +25,7 @@ from oasisgen.search._parallel import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
+    from oasisgen.search import TensorFlowWorkerPlugin
 
 __all__ = [
     "available_cores",

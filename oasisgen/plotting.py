@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from oasisgen.datasets._validation import check_code_maps
+from oasisgen.datasets.validation import check_code_maps
 
 
 def _new_figure(

@@ -25,8 +25,8 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen.datasets._imaging import as_size, resize_images
-from oasisgen.datasets._validation import (
+from oasisgen.datasets.imaging import as_size, resize_images
+from oasisgen.datasets.validation import (
     check_finite,
     check_images,
     check_real_dtype,

@@ -6,7 +6,6 @@ the run directories it reads, in :mod:`oasisgen.cli`. This module re-exports it
 keeps working. New code should import it from :mod:`oasisgen.cli`.
 """
 
-from oasisgen.cli._common import MODEL_DIR
-from oasisgen.cli._report import REPORT_NAME, write_report
+from oasisgen.cli import MODEL_DIR, REPORT_NAME, write_report
 
 __all__ = ["MODEL_DIR", "REPORT_NAME", "write_report"]

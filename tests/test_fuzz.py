@@ -26,8 +26,8 @@ from PIL import Image
 
 from oasisgen import PixelCNNPrior, VQVAE2Estimator
 from oasisgen.datasets import load_images, load_nifti
-from oasisgen.datasets._validation import check_code_maps as check_codes
-from oasisgen.datasets._validation import check_images
+from oasisgen.datasets.validation import check_code_maps as check_codes
+from oasisgen.datasets.validation import check_images
 from oasisgen.estimators._inputs import image_source
 
 from .estimators.conftest import TINY_PRIOR, TINY_VQVAE, make_row_codes, make_slices

@@ -19,9 +19,17 @@ from collections.abc import Sequence
 
 import oasisgen
 from oasisgen.cli import demo, evaluate, report, sample, search, train, train_prior
-from oasisgen.cli._report import write_report
+from oasisgen.cli._common import MODEL_DIR
+from oasisgen.cli._report import REPORT_NAME, write_report
 
-__all__ = ["COMMANDS", "build_parser", "main", "write_report"]
+__all__ = [
+    "COMMANDS",
+    "MODEL_DIR",
+    "REPORT_NAME",
+    "build_parser",
+    "main",
+    "write_report",
+]
 
 COMMANDS = (train, train_prior, sample, evaluate, report, demo, search)
 INTERRUPTED = 130  # the exit status of a process stopped by SIGINT

@@ -423,7 +423,7 @@ def _provenance_section(trained_on: str, source: str, n_slices: int) -> str:
 
 
 def _sample_provenance() -> str:
-    from oasisgen.datasets._sample import sample_info
+    from oasisgen.datasets import sample_info
 
     rows = []
     for subject, info in sample_info().items():

@@ -9,12 +9,13 @@ for.
 from oasisgen.datasets._images import load_images
 from oasisgen.datasets._nifti import load_nifti
 from oasisgen.datasets._oasis import load_oasis
-from oasisgen.datasets._sample import load_sample
+from oasisgen.datasets._sample import load_sample, sample_info
 from oasisgen.datasets._slices import SliceDataset
 from oasisgen.datasets._splits import load_splits
 
 __all__ = [
     "load_sample",
+    "sample_info",
     "load_oasis",
     "load_nifti",
     "load_images",

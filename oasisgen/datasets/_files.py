@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from oasisgen.datasets._imaging import resize_image
+from oasisgen.datasets.imaging import resize_image
 
 IMAGE_EXTENSIONS = (
     ".png",

@@ -21,8 +21,8 @@ from oasisgen.datasets._files import (
     read_header,
     subject_from_path,
 )
-from oasisgen.datasets._imaging import as_size
 from oasisgen.datasets._slices import FileSlices, SliceDataset
+from oasisgen.datasets.imaging import as_size
 
 # files are checked on this many threads: inflating PNG data and Pillow's decoders
 # release the GIL

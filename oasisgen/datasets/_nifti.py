@@ -31,8 +31,8 @@ from oasisgen.datasets._errors import (
     skipped_message,
 )
 from oasisgen.datasets._files import VOLUME_EXTENSIONS, find_files, subject_from_path
-from oasisgen.datasets._imaging import as_size, resize_image
 from oasisgen.datasets._slices import ArraySlices, SliceDataset, relative_positions
+from oasisgen.datasets.imaging import as_size, resize_image
 
 # slicing axis of a RAS volume: x runs left -> right, y posterior -> anterior,
 # z inferior -> superior

@@ -20,8 +20,8 @@ import numpy as np
 from oasisgen.datasets._errors import ON_ERROR_OPTIONS, check_option, skipped_message
 from oasisgen.datasets._files import find_files, strip_extensions
 from oasisgen.datasets._images import dataset_from_files
-from oasisgen.datasets._imaging import as_size
 from oasisgen.datasets._slices import SliceDataset, relative_positions
+from oasisgen.datasets.imaging import as_size
 
 SPLITS = ("train", "validate", "test")
 _FOLDER = "keras_png_slices_{}"

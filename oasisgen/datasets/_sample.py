@@ -12,8 +12,8 @@ from importlib import resources
 import numpy as np
 
 from oasisgen.datasets._errors import check_option
-from oasisgen.datasets._imaging import as_size, resize_images
 from oasisgen.datasets._slices import relative_positions
+from oasisgen.datasets.imaging import as_size, resize_images
 
 SPLITS = ("train", "test", "all")
 SAMPLE_IMAGE_SIZE = 256
@@ -169,7 +169,7 @@ def sample_info() -> dict[str, dict[str, object]]:
 
     Examples
     --------
-    >>> from oasisgen.datasets._sample import sample_info
+    >>> from oasisgen.datasets import sample_info
     >>> for name, entry in sample_info().items():
     ...     print(name, entry["split"], entry["n_slices"])
     colin27 train 62

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from oasisgen.datasets._files import LUMA_WEIGHTS, read_slice, read_slices
-from oasisgen.datasets._validation import check_images
+from oasisgen.datasets.validation import check_images, check_slice_positions
 
 
 class ArraySlices:
@@ -554,60 +554,6 @@ def _string_column(values: Sequence[str], name: str, n_slices: int) -> np.ndarra
         )
     column.flags.writeable = False
     return column
-
-
-def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndarray:
-    """Check slice positions: one finite number in [0, 1] per slice.
-
-    The one check of slice positions, for :class:`SliceDataset` and the
-    estimators that take ``slice_position``.
-
-    Parameters
-    ----------
-    values : array-like of shape (n_slices,)
-        The positions: 0 for the lowest slice kept from a volume, 1 for the highest.
-    n_slices : int
-        How many there must be.
-    caller : str
-        Who checks, for error messages.
-
-    Returns
-    -------
-    positions : ndarray of shape (n_slices,), dtype float32
-        A new array.
-
-    Raises
-    ------
-    ValueError
-        If the values are not real numbers, not one per slice, or not finite and
-        within [0, 1].
-
-    Examples
-    --------
-    >>> check_slice_positions([0.2, 0.8], n_slices=2, caller="demo")
-    array([0.2, 0.8], dtype=float32)
-    """
-    raw = np.asarray(values)
-    if raw.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{caller} expected slice positions as real numbers in [0, 1], one per "
-            f"slice; got values of dtype {raw.dtype}."
-        )
-    if raw.shape != (n_slices,):
-        raise ValueError(
-            f"{caller} expected {n_slices} slice positions, one per slice (shape "
-            f"({n_slices},)); got shape {raw.shape}."
-        )
-    column = raw.astype(np.float64)
-    bad = np.flatnonzero(~(np.isfinite(column) & (column >= 0) & (column <= 1)))
-    if len(bad):
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise ValueError(
-            f"{caller} expected slice positions that are finite numbers in [0, 1] "
-            "(0 = lowest slice kept from a volume, 1 = highest); got "
-            f"{float(column[bad[0]])!r} at index {bad[0]}{more}."
-        )
-    return column.astype(np.float32)
 
 
 def relative_positions(

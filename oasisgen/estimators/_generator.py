@@ -26,8 +26,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets import SliceDataset
-from oasisgen.datasets._slices import check_slice_positions
-from oasisgen.datasets._validation import check_sampling_options
+from oasisgen.datasets.validation import check_sampling_options, check_slice_positions
 from oasisgen.estimators._base import seed_from
 from oasisgen.estimators._inputs import image_source
 from oasisgen.estimators._persistence import (

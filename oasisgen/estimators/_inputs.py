@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from oasisgen.datasets import SliceDataset
-from oasisgen.datasets._validation import IMAGE_SHAPE_TEXT, check_images
+from oasisgen.datasets.validation import IMAGE_SHAPE_TEXT, check_images
 
 
 @dataclass

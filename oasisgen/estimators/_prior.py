@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from oasisgen.datasets._validation import (
+from oasisgen.datasets.validation import (
     check_code_maps,
     check_global_condition,
     check_sampling_options,

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
-from oasisgen.datasets._validation import (
+from oasisgen.datasets.validation import (
     check_code_values,
     check_finite,
     check_real_dtype,

@@ -39,8 +39,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from oasisgen.datasets._imaging import resize_images
-from oasisgen.datasets._slices import check_slice_positions
+from oasisgen.datasets.imaging import resize_images
+from oasisgen.datasets.validation import check_slice_positions
 from oasisgen.metrics._reconstruction import (
     _SSIM_FILTER_SIGMA,
     _SSIM_FILTER_SIZE,

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from oasisgen.datasets._validation import (
+from oasisgen.datasets.validation import (
     check_code_maps,
     check_global_condition,
     check_sampling_options,

@@ -45,6 +45,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from oasisgen.search._parallel import (
+    GPU_GROWTH_VARIABLE,
+    INTER_OP_VARIABLE,
+    INTRA_OP_VARIABLE,
     available_cores,
     configure_tensorflow,
     connect,
@@ -75,6 +78,9 @@ __all__ = [
     "BEST_MODEL_DIR",
     "ESTIMATORS",
     "FOLDS",
+    "GPU_GROWTH_VARIABLE",
+    "INTER_OP_VARIABLE",
+    "INTRA_OP_VARIABLE",
     "RESULTS_FILE",
     "SUMMARY_FILE",
     "DataSpec",

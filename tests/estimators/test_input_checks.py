@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from oasisgen import PixelCNNPrior, VQVAE2Estimator
-from oasisgen.datasets._validation import check_code_maps as check_codes
+from oasisgen.datasets.validation import check_code_maps as check_codes
 
 from .conftest import TINY_PRIOR, TINY_VQVAE, make_row_codes
 

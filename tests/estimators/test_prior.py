@@ -396,7 +396,7 @@ def test_bad_global_conditions_are_rejected_by_fit(vectors, match):
 
 
 def test_check_global_condition_gives_a_column_per_number():
-    from oasisgen.datasets._validation import check_global_condition
+    from oasisgen.datasets.validation import check_global_condition
 
     values = check_global_condition([0.1, 2], n_samples=2, caller="demo")
     assert values.shape == (2, 1) and values.dtype == np.float32

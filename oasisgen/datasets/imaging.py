@@ -1,4 +1,4 @@
-"""Resizing of grayscale image batches, shared by the loaders and the transformers."""
+"""Resizing of grayscale image batches, for the loaders, transformers and metrics."""
 
 from __future__ import annotations
 

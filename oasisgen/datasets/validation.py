@@ -1,6 +1,12 @@
-"""Checks shared by the loaders, the models and the estimators.
+"""The checks of input that every part of oasisgen shares: one per contract.
 
-Inside oasisgen an image batch is float32 in [0, 1] of shape (n, height, width, 1).
+Images, code maps, slice positions, global conditions and sampling options are
+each checked by one function here, which the loaders, the models, the metrics and
+the estimators all call, so that one mistake gives one kind of error
+(``ValueError`` for values, ``TypeError`` for types) with the same advice
+wherever it is made. Code that extends oasisgen (a new estimator, a new metric)
+calls them too. Inside oasisgen an image batch is float32 in [0, 1] of shape
+(n, height, width, 1).
 """
 
 from __future__ import annotations
@@ -21,6 +27,15 @@ def check_real_dtype(
 
     ``expected`` names the dtypes the caller takes, such as ``"uint8 or float"``;
     ``name`` what the array is, in the message.
+
+    Examples
+    --------
+    >>> check_real_dtype(np.zeros(3, dtype="uint8"), caller="demo", expected="any")
+    >>> check_real_dtype(np.array(["a"]), caller="demo", expected="uint8 or float")
+    Traceback (most recent call last):
+    ...
+    TypeError: demo expected images of a real numeric dtype (uint8 or float); got \
+dtype <U1. Convert with np.asarray(X, dtype=np.float32).
     """
     if array.dtype == bool or not (
         np.issubdtype(array.dtype, np.integer)
@@ -33,7 +48,16 @@ def check_real_dtype(
 
 
 def refuse_bad_image_shape(X: object, *, caller: str) -> None:
-    """Raise the ValueError for an array that is not a batch of grayscale images."""
+    """Raise the ValueError for an array that is not a batch of grayscale images.
+
+    Examples
+    --------
+    >>> refuse_bad_image_shape(np.zeros((4, 8, 8, 3)), caller="demo")
+    Traceback (most recent call last):
+    ...
+    ValueError: demo expected grayscale images of shape (n_samples, height, \
+width) or (n_samples, height, width, 1); got an array of shape (4, 8, 8, 3). ...
+    """
     raise ValueError(
         f"{caller} expected grayscale images of shape {IMAGE_SHAPE_TEXT}; got an "
         f"array of shape {np.shape(X)}. Stack 2D slices along a first axis; "
@@ -48,6 +72,14 @@ def check_finite(
 
     ``expected`` says what the values should be, such as ``"finite values"``;
     ``name`` what the array is, in the message.
+
+    Examples
+    --------
+    >>> check_finite(np.array([0.0, np.nan]), caller="demo", expected="[0, 1]")
+    Traceback (most recent call last):
+    ...
+    ValueError: demo received images containing NaN or inf (1 value(s)); \
+expected [0, 1]. Replace them, e.g. with np.nan_to_num.
     """
     finite = np.isfinite(images)
     if not np.all(finite):
@@ -93,7 +125,7 @@ def check_images(
     Examples
     --------
     >>> import numpy as np
-    >>> from oasisgen.datasets._validation import check_images
+    >>> from oasisgen.datasets.validation import check_images
     >>> check_images(np.zeros((2, 8, 8), dtype=np.uint8), caller="demo").shape
     (2, 8, 8, 1)
     """
@@ -177,7 +209,7 @@ def check_global_condition(
 
     Examples
     --------
-    >>> from oasisgen.datasets._validation import check_global_condition
+    >>> from oasisgen.datasets.validation import check_global_condition
     >>> check_global_condition([0.1, 0.9], n_samples=2, caller="demo").shape
     (2, 1)
     """
@@ -243,7 +275,7 @@ def check_code_values(
 
     Examples
     --------
-    >>> from oasisgen.datasets._validation import check_code_values
+    >>> from oasisgen.datasets.validation import check_code_values
     >>> check_code_values([3.0, 1.0], caller="demo", num_embeddings=4)
     array([3, 1], dtype=int32)
     """
@@ -323,7 +355,7 @@ def check_code_maps(
 
     Examples
     --------
-    >>> from oasisgen.datasets._validation import check_code_maps
+    >>> from oasisgen.datasets.validation import check_code_maps
     >>> check_code_maps([[[0, 1], [2, 3]]], caller="demo", num_embeddings=4).shape
     (1, 2, 2)
     """
@@ -377,7 +409,7 @@ def check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None
 
     Examples
     --------
-    >>> from oasisgen.datasets._validation import check_sampling_options
+    >>> from oasisgen.datasets.validation import check_sampling_options
     >>> check_sampling_options(8, 0.7, None)
     >>> check_sampling_options(8, 0.0, None)
     Traceback (most recent call last):
@@ -397,3 +429,57 @@ def check_sampling_options(n_samples: Any, temperature: Any, top_k: Any) -> None
         in_range = math.isfinite(value) and (value >= 1 if whole else value > 0)
         if not in_range or (whole and value != int(value)):
             raise ValueError(message)
+
+
+def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndarray:
+    """Check slice positions: one finite number in [0, 1] per slice.
+
+    The one check of slice positions, for :class:`SliceDataset` and the
+    estimators that take ``slice_position``.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_slices,)
+        The positions: 0 for the lowest slice kept from a volume, 1 for the highest.
+    n_slices : int
+        How many there must be.
+    caller : str
+        Who checks, for error messages.
+
+    Returns
+    -------
+    positions : ndarray of shape (n_slices,), dtype float32
+        A new array.
+
+    Raises
+    ------
+    ValueError
+        If the values are not real numbers, not one per slice, or not finite and
+        within [0, 1].
+
+    Examples
+    --------
+    >>> check_slice_positions([0.2, 0.8], n_slices=2, caller="demo")
+    array([0.2, 0.8], dtype=float32)
+    """
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{caller} expected slice positions as real numbers in [0, 1], one per "
+            f"slice; got values of dtype {raw.dtype}."
+        )
+    if raw.shape != (n_slices,):
+        raise ValueError(
+            f"{caller} expected {n_slices} slice positions, one per slice (shape "
+            f"({n_slices},)); got shape {raw.shape}."
+        )
+    column = raw.astype(np.float64)
+    bad = np.flatnonzero(~(np.isfinite(column) & (column >= 0) & (column <= 1)))
+    if len(bad):
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ValueError(
+            f"{caller} expected slice positions that are finite numbers in [0, 1] "
+            "(0 = lowest slice kept from a volume, 1 = highest); got "
+            f"{float(column[bad[0]])!r} at index {bad[0]}{more}."
+        )
+    return column.astype(np.float32)
