@@ -98,6 +98,10 @@ def setting(text: str) -> tuple[str, object]:
             f"{text!r}."
         )
     old = demo.DEMO[name]
+    if isinstance(old, bool):  # bool("false") would be True
+        if value.lower() not in ("true", "false"):
+            raise SystemExit(f"--set {name}= expects true or false; got {value!r}.")
+        return name, value.lower() == "true"
     kind = type(old[0]) if isinstance(old, list) else type(old)
     if isinstance(old, list) or "," in value:  # a list, such as top,bottom
         return name, [kind(part) for part in value.split(",")]
