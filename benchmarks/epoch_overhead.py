@@ -97,7 +97,7 @@ def main() -> None:
     bottom = rng.integers(0, 64, size=(n_maps, 16, 16))
     positions = rng.uniform(size=n_maps)
     prior = dict(
-        n_layers=8, channels=64, kernel_size=3, dropout=0.2, learning_rate=1e-3,
+        n_layers=8, hidden_channels=64, kernel_size=3, dropout=0.2, learning_rate=1e-3,
         batch_size=16, epochs=args.epochs, random_state=0,
     )  # fmt: skip
     runs = {

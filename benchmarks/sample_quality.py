@@ -11,7 +11,7 @@ beside the real held-out slices' and the target, and writes them as JSON::
 
 ``--set NAME=VALUE`` changes one setting of the demo (the keys of
 ``oasisgen.cli.demo.DEMO``; lists with commas, such as the top and the bottom
-prior's ``--set prior_channels=64,32``), to measure the alternatives::
+prior's ``--set prior_hidden_channels=64,32``), to measure the alternatives::
 
     ../.venv/bin/python sample_quality.py --set num_embeddings=32,256 \
         --set sample_temperature=1.0

@@ -50,7 +50,7 @@ vqvae = VQVAE2Estimator(
 )
 prior = PixelCNNPrior(
     n_layers=4,
-    channels=32,
+    hidden_channels=32,
     kernel_size=3,
     learning_rate=2e-3,
     batch_size=16,
@@ -91,6 +91,6 @@ samples_figure = plot_image_grid(samples, n_cols=4, title="temperature 1.0")
 # grow noisier. ``top_k`` restricts every draw to the ``k`` most likely codes. On
 # real OASIS slices on a GPU, train at 256 x 256 (32 x 32 top and 64 x 64 bottom
 # maps) with ``num_embeddings=512``, ``hidden_channels=128`` and 100 epochs or more,
-# and priors of ``n_layers=12`` to 20 with ``channels=128`` or more.
+# and priors of ``n_layers=12`` to 20 with ``hidden_channels=128`` or more.
 cool = gen.sample(8, random_state=0, temperature=0.7)
 cool_figure = plot_image_grid(cool, n_cols=4, title="temperature 0.7")

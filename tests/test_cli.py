@@ -145,11 +145,29 @@ def test_three_codebook_sizes_are_refused(tmp_path):
 def test_a_prior_option_gives_the_top_and_the_bottom_value(values, expected):
     from oasisgen.cli._common import per_prior
 
-    assert per_prior(values, "--prior-channels") == expected
+    assert per_prior(values, "--prior-hidden-channels") == expected
+
+
+def test_the_former_prior_channels_flag_works_with_a_warning(capsys):
+    from oasisgen.cli import train_prior
+    from oasisgen.cli._common import parse_as
+
+    argv = ["train-prior", "run", "--prior-channels", "8", "4"]
+    args = parse_as(train_prior.add_parser, argv)
+    assert args.prior_hidden_channels == [8, 4]
+    assert "--prior-channels is deprecated" in capsys.readouterr().err
+
+
+def test_a_run_saved_before_the_rename_resumes_with_its_prior_channels(tmp_path):
+    from oasisgen.cli.train import _saved_namespace
+
+    args = _saved_namespace({"out": str(tmp_path), "prior_channels": [8, 4]})
+    assert args.prior_hidden_channels == [8, 4]
 
 
 @pytest.mark.parametrize(
-    "option", ["--prior-channels", "--prior-learning-rate", "--sample-temperature"]
+    "option",
+    ["--prior-hidden-channels", "--prior-learning-rate", "--sample-temperature"],
 )
 def test_three_values_of_a_prior_option_are_refused_before_training(
     tmp_path, capsys, option
@@ -194,7 +212,7 @@ def test_an_invalid_parameter_is_reported(tmp_path, capsys):
 
 
 PRIORS = [
-    "--prior-epochs", "1", "--prior-layers", "1", "--prior-channels", "8",
+    "--prior-epochs", "1", "--prior-layers", "1", "--prior-hidden-channels", "8",
     "--prior-kernel-size", "3", "--prior-batch-size", "32",
 ]  # fmt: skip
 
@@ -207,15 +225,15 @@ def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
 def test_train_prior_then_sample(run_dir, tmp_path):
     out = shutil.copytree(run_dir, tmp_path / "run")  # train-prior writes into it
     mirror = ["--prior-mirror-context", "bottom"]
-    per_level = ["--prior-channels", "8", "4", "--prior-layers", "1", "2"]
+    per_level = ["--prior-hidden-channels", "8", "4", "--prior-layers", "1", "2"]
     argv = ["train-prior", str(out), *PRIORS, *per_level, *mirror, "--quiet"]
     assert main(argv) == 0
     generator = oasisgen.load(out / "generator")
     assert not generator.top_prior_.mirror_context
     assert generator.bottom_prior_.mirror_context
     top, bottom = generator.top_prior_, generator.bottom_prior_
-    assert (top.channels, top.n_layers) == (8, 1)
-    assert (bottom.channels, bottom.n_layers) == (4, 2)
+    assert (top.hidden_channels, top.n_layers) == (8, 1)
+    assert (bottom.hidden_channels, bottom.n_layers) == (4, 2)
     assert top.epochs == bottom.epochs == 1  # one value: both priors
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top_prior_test_bits_per_code"] > 0

@@ -79,13 +79,13 @@ def test_a_generator_search_takes_nested_names_tables_and_several_grids(tmp_path
             [[grid]]
             top_prior__n_layers = [1, 2]
             [[grid]]
-            bottom_prior = { channels = [8, 16] }
+            bottom_prior = { hidden_channels = [8, 16] }
             """,
         )
     )
     assert spec.grid == [
         {"top_prior__n_layers": [1, 2]},
-        {"bottom_prior__channels": [8, 16]},
+        {"bottom_prior__hidden_channels": [8, 16]},
     ]
     assert spec.n_candidates == 4 and np.isnan(spec.error_score)
     assert spec.data.image_size == (16, 24)

@@ -104,6 +104,12 @@ class _TopAndBottom(argparse.Action):
                 f"{option_string} takes one value for both priors or a top and a "
                 f"bottom value; got {len(values)} values {values}."
             )
+        if option_string in RENAMED_FLAGS:
+            print(
+                f"oasisgen: {option_string} is deprecated and will be removed in "
+                f"oasisgen 0.3; use {RENAMED_FLAGS[option_string]} (the same values).",
+                file=sys.stderr,
+            )
         setattr(namespace, self.dest, values)
 
 
@@ -121,8 +127,10 @@ def add_per_prior_argument(
     More values are refused when the command line is parsed, before anything
     runs. Read it back with :func:`per_prior` (or :func:`temperature_option`).
     """
+    old_flags = [old for old, new in RENAMED_FLAGS.items() if new == flag]
     parser.add_argument(
         flag,
+        *old_flags,
         type=kind,
         nargs="+",
         action=_TopAndBottom,
@@ -132,10 +140,19 @@ def add_per_prior_argument(
     )
 
 
+RENAMED_FLAGS = {"--prior-channels": "--prior-hidden-channels"}
+"""Old flag -> its new name; the old one still works, with a warning."""
+
+RENAMED_OPTIONS = {
+    old.removeprefix("--").replace("-", "_"): new.removeprefix("--").replace("-", "_")
+    for old, new in RENAMED_FLAGS.items()
+}
+"""The same as ``args.json`` keys, for runs saved before a rename."""
+
 PRIOR_OPTIONS: tuple[tuple[str, type, float], ...] = (
     ("--prior-epochs", int, 20),
     ("--prior-layers", int, 12),
-    ("--prior-channels", int, 128),
+    ("--prior-hidden-channels", int, 128),
     ("--prior-kernel-size", int, 5),
     ("--prior-dropout", float, 0.0),
     ("--prior-learning-rate", float, 3e-4),

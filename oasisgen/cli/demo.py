@@ -49,15 +49,15 @@ DEMO = {
     # 406 s): benchmarks/README.md, "Cheaper, longer-trained bottom priors"
     "prior_epochs": [12, 24],
     "prior_layers": 8,
-    "prior_channels": [64, 32],
+    "prior_hidden_channels": [64, 32],
     "prior_kernel_size": 3,
     "prior_dropout": 0.2,
     "prior_learning_rate": [1e-3, 2e-3],
     "prior_batch_size": 16,
     "prior_augment": 3,  # flipped, gamma-corrected copies against overfitting
     "prior_mirror_context": "both",  # symmetric heads: plausibility 0.58 -> 0.89
-    # XLA: a prior's step 1.3-1.4 times as fast on 2 CPU cores (benchmarks/README.md,
-    # "Priors with XLA")
+    # XLA: the top prior's step 1.8 times as fast on 2 CPU cores, the bottom
+    # prior's 1.2 times, less the compiling (benchmarks/README.md, "Priors with XLA")
     "prior_jit_compile": True,
     "sample_temperature": [0.6, 1.0],  # a cooler top prior: more typical shapes
     "eval_samples": 64,

@@ -23,6 +23,7 @@ from oasisgen.cli._common import (
     METRICS_FILE,
     MODEL_DIR,
     RECONSTRUCTIONS_FIGURE,
+    RENAMED_OPTIONS,
     add_data_arguments,
     add_model_arguments,
     add_prior_arguments,
@@ -274,6 +275,7 @@ def _write_args(out: Path, args: argparse.Namespace) -> None:
 def _saved_namespace(saved: dict[str, Any]) -> argparse.Namespace:
     args = parse_as(add_parser, [NAME, "--out", str(saved["out"])])
     for name, value in saved.items():
+        name = RENAMED_OPTIONS.get(name, name)
         if not hasattr(args, name):
             raise KeyError(f"unknown option {name!r}")
         setattr(args, name, value)

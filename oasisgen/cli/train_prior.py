@@ -135,7 +135,7 @@ def fit_priors(
         return PixelCNNPrior(
             mirror_context=level in mirrored,
             n_layers=option("prior_layers", level),
-            channels=option("prior_channels", level),
+            hidden_channels=option("prior_hidden_channels", level),
             kernel_size=option("prior_kernel_size", level),
             dropout=option("prior_dropout", level),
             learning_rate=option("prior_learning_rate", level),

@@ -309,6 +309,22 @@ class KerasEstimatorMixin(TrainingLoopMixin):
 
     _keras_models: tuple[str, ...] = ("model_",)
     _unsaved_params: tuple[str, ...] = ("callbacks",)
+    # old parameter name -> new one, for files saved before a rename
+    _renamed_params: dict[str, str] = {}
+
+    @classmethod
+    def _current_names(cls, saved: dict[str, Any]) -> dict[str, Any]:
+        """Return saved parameters with the names of today's parameters.
+
+        A file saved before a rename records the value under the old name only;
+        it goes to the new name, so that the estimator loads as it was saved
+        and without a deprecation warning its user never asked for.
+        """
+        saved = dict(saved)
+        for old, new in cls._renamed_params.items():
+            if old in saved and new not in saved:
+                saved[new] = saved.pop(old)
+        return saved
 
     def _validate_params(self) -> None:
         """Check the parameters, the optimizer and the callbacks before any work."""
@@ -471,6 +487,7 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         """
         mine = json.loads(json.dumps(saved_params(self), default=to_json))
         defaults = saved_params(type(self)())
+        saved = self._current_names(saved)
         saved = {**json.loads(json.dumps(defaults, default=to_json)), **saved}
         different = [
             name
@@ -552,7 +569,7 @@ class KerasEstimatorMixin(TrainingLoopMixin):
     def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> Any:
         params = {
             name: tuple(value) if isinstance(value, list) else value
-            for name, value in manifest["params"].items()
+            for name, value in cls._current_names(manifest["params"]).items()
         }
         estimator = cls(**params)
         estimator._load_fitted(

@@ -97,7 +97,8 @@ class HierarchicalGenerator(BaseEstimator):
     >>> from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
     >>> from oasisgen.datasets import load_sample
     >>> X = load_sample("train", image_size=16)[:16]
-    >>> tiny_prior = PixelCNNPrior(n_layers=1, channels=8, epochs=1, random_state=0)
+    >>> tiny_prior = PixelCNNPrior(n_layers=1, hidden_channels=8, epochs=1,
+    ...                            random_state=0)
     >>> gen = HierarchicalGenerator(
     ...     vqvae=VQVAE2Estimator(num_embeddings=16, embedding_dim=4,
     ...                           hidden_channels=8, n_res_channels=4, epochs=1,
@@ -402,7 +403,7 @@ tf.data.Dataset
         >>> from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
         >>> from oasisgen.datasets import load_sample
         >>> X = load_sample("train", image_size=16)[:8]
-        >>> prior = dict(n_layers=1, channels=4, epochs=1, random_state=0)
+        >>> prior = dict(n_layers=1, hidden_channels=4, epochs=1, random_state=0)
         >>> gen = HierarchicalGenerator(
         ...     vqvae=VQVAE2Estimator(num_embeddings=8, embedding_dim=4,
         ...                           hidden_channels=8, n_res_blocks=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -10,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets.validation import (
@@ -49,8 +50,9 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         when some codes may be missing from the training maps.
     n_layers : int, default=12
         Gated residual layers.
-    channels : int, default=128
-        Hidden channels.
+    hidden_channels : int, default=128
+        Hidden channels of the gated layers (and the size of the code
+        embedding), as ``VQVAE2Estimator(hidden_channels=...)``.
     kernel_size : int, default=5
         Odd width of the causal convolutions, at least 3.
     dropout : float, default=0.0
@@ -118,6 +120,9 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         after the current epoch. Each fit runs fresh copies of them
         (``callbacks_``), so the parameter stays as given; they are not saved: a
         loaded estimator has ``callbacks=None``.
+    channels : int
+        Deprecated: the former name of ``hidden_channels``, which it overrides
+        with a ``FutureWarning`` at ``fit``; it will be removed in oasisgen 0.3.
 
     Attributes
     ----------
@@ -148,7 +153,8 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     >>> from oasisgen import PixelCNNPrior
     >>> rng = np.random.default_rng(0)
     >>> codes = np.repeat(rng.integers(0, 4, size=(32, 6, 1)), 6, axis=2)  # rows
-    >>> prior = PixelCNNPrior(n_layers=2, channels=16, epochs=3, random_state=0)
+    >>> prior = PixelCNNPrior(n_layers=2, hidden_channels=16, epochs=3,
+    ...                       random_state=0)
     >>> prior = prior.fit(codes)
     >>> prior.sample(2, random_state=0).shape
     (2, 6, 6)
@@ -156,10 +162,12 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
     True
     """
 
+    _renamed_params = {"channels": "hidden_channels"}
     _parameter_constraints: dict[str, list[Any]] = {
         "num_embeddings": [None, Interval(Integral, 2, None, closed="left")],
         "n_layers": [Interval(Integral, 0, None, closed="left")],
-        "channels": [_POSITIVE_INT],
+        "hidden_channels": [_POSITIVE_INT],
+        "channels": [_POSITIVE_INT, Hidden(StrOptions({"deprecated"}))],
         "kernel_size": [Interval(Integral, 3, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "condition_num_embeddings": [None, Interval(Integral, 1, None, closed="left")],
@@ -173,7 +181,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self,
         num_embeddings: int | None = None,
         n_layers: int = 12,
-        channels: int = 128,
+        hidden_channels: int = 128,
         kernel_size: int = 5,
         dropout: float = 0.0,
         condition_num_embeddings: int | None = None,
@@ -196,10 +204,11 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         keep_checkpoints: int | None = 3,
         checkpoint_every: int = 1,
         callbacks: list[keras.callbacks.Callback] | None = None,
+        channels: int | str = "deprecated",
     ) -> None:
         self.num_embeddings = num_embeddings
         self.n_layers = n_layers
-        self.channels = channels
+        self.hidden_channels = hidden_channels
         self.kernel_size = kernel_size
         self.dropout = dropout
         self.condition_num_embeddings = condition_num_embeddings
@@ -222,6 +231,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.keep_checkpoints = keep_checkpoints
         self.checkpoint_every = checkpoint_every
         self.callbacks = callbacks
+        self.channels = channels
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -344,6 +354,21 @@ optional
             getattr(self, "global_condition_dim_", None),
         )
 
+    def _hidden_channels(self) -> int:
+        """Return ``hidden_channels``, or the deprecated ``channels`` if given."""
+        if isinstance(self.channels, str) and self.channels == "deprecated":
+            return self.hidden_channels
+        warnings.warn(
+            "PixelCNNPrior's channels was renamed hidden_channels (the name "
+            "VQVAE2Estimator uses) and will be removed in oasisgen 0.3; "
+            f"channels={self.channels!r} overrides hidden_channels="
+            f"{self.hidden_channels!r}. Pass hidden_channels={self.channels!r} "
+            "instead.",
+            FutureWarning,
+            stacklevel=4,
+        )
+        return self.channels
+
     def _initialise(
         self,
         codes: np.ndarray,
@@ -366,7 +391,7 @@ optional
             model = GatedPixelCNN(
                 num_embeddings=self.num_embeddings_,
                 n_layers=self.n_layers,
-                channels=self.channels,
+                channels=self._hidden_channels(),
                 kernel_size=self.kernel_size,
                 dropout=self.dropout,
                 condition_num_embeddings=self.condition_num_embeddings_,

@@ -33,7 +33,12 @@ def slices():
 
 
 TINY_PRIOR = dict(
-    n_layers=2, channels=16, kernel_size=3, batch_size=16, epochs=1, random_state=0
+    n_layers=2,
+    hidden_channels=16,
+    kernel_size=3,
+    batch_size=16,
+    epochs=1,
+    random_state=0,
 )
 
 

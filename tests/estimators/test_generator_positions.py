@@ -128,7 +128,7 @@ def synthetic_levels(n=96, size=32, seed=0):
 @pytest.mark.slow
 def test_samples_at_low_and_high_positions_differ_as_real_slices_do():
     X, positions = synthetic_levels()
-    prior = dict(TINY_PRIOR, epochs=20, channels=16, learning_rate=3e-3)
+    prior = dict(TINY_PRIOR, epochs=20, hidden_channels=16, learning_rate=3e-3)
     generator = HierarchicalGenerator(
         vqvae=VQVAE2Estimator(**{**TINY_VQVAE, "epochs": 15}),
         top_prior=PixelCNNPrior(**prior),

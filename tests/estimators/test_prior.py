@@ -1,3 +1,6 @@
+import json
+import warnings
+
 import joblib
 import numpy as np
 import pytest
@@ -15,7 +18,7 @@ from .conftest import TINY_PRIOR, make_row_codes, upsample_codes
 @pytest.fixture(scope="module")
 def row_prior():
     codes = make_row_codes(96)
-    params = {**TINY_PRIOR, "epochs": 15, "learning_rate": 3e-3, "channels": 32}
+    params = {**TINY_PRIOR, "epochs": 15, "learning_rate": 3e-3, "hidden_channels": 32}
     return PixelCNNPrior(**params).fit(codes)
 
 
@@ -445,3 +448,25 @@ def test_a_prior_trained_with_xla_matches_one_trained_without():
     np.testing.assert_allclose(
         xla.score_samples(bottom, top), plain.score_samples(bottom, top), rtol=1e-4
     )
+
+
+def test_the_former_channels_parameter_warns_and_is_used():
+    prior = PixelCNNPrior(**{**TINY_PRIOR, "channels": 8})
+    with pytest.warns(FutureWarning, match="renamed hidden_channels"):
+        prior.fit(make_row_codes(16))
+    assert prior.model_.channels == 8
+    assert prior.get_params()["channels"] == 8  # kept as given, like any parameter
+
+
+def test_a_prior_saved_before_the_rename_loads_with_its_hidden_channels(tmp_path):
+    folder = PixelCNNPrior(**TINY_PRIOR).fit(make_row_codes(16)).save(tmp_path / "p")
+    manifest = json.loads((folder / "estimator.json").read_text())
+    params = manifest["params"]
+    del params["channels"]
+    params["channels"] = params.pop("hidden_channels")  # what older versions wrote
+    (folder / "estimator.json").write_text(json.dumps(manifest))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # nothing the user asked for
+        loaded = oasisgen.load(folder)
+    assert loaded.hidden_channels == TINY_PRIOR["hidden_channels"]
+    assert loaded.channels == "deprecated"
