@@ -6,7 +6,11 @@ estimators that take 2D tables and silently skips the others, so the classes tes
 here are subclasses whose tags claim 2D input: scikit-learn then runs every check.
 The checks about the API (parameters, cloning, repr, tags, unfitted errors) pass; the
 checks that feed (n_samples, n_features) tables fail by design, with our ValueError
-naming the expected image shape, and are listed below with that reason.
+naming the expected image shape, and are listed below with that reason; the
+contracts they check (fit returns self and is idempotent, parameters untouched,
+methods that change nothing and give each sample the same result in any batch,
+pickling, read-only and Fortran-ordered input) are checked on images and code
+maps in ``test_image_checks.py``.
 """
 
 import pytest
