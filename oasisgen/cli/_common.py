@@ -242,6 +242,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "so that they hold the slice's layout (default: 0, the paper's loss)",
     )
     parser.add_argument(
+        "--gradient-loss-weight",
+        type=float,
+        default=0.0,
+        help="weight of the gradient-difference loss, which asks for edges as "
+        "strong as the slices' (default: 0, the paper's loss)",
+    )
+    parser.add_argument(
         "--learning-rate",
         type=auto_or(float),
         default="auto",
@@ -282,6 +289,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "decay": args.decay,
         "bottom_stride": args.bottom_stride,
         "top_reconstruction_weight": args.top_reconstruction_weight,
+        "gradient_loss_weight": args.gradient_loss_weight,
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "epochs": args.epochs,

@@ -121,6 +121,13 @@ class VQVAE2(keras.Model):
     top_reconstruction_weight : float, default=0.0
         Weight of the error of the coarse image read from the top codes alone
         (see the module notes); 0 for the paper's loss.
+    gradient_loss_weight : float, default=0.0
+        Weight of the gradient-difference loss (Mathieu et al. 2016, "Deep
+        multi-scale video prediction beyond mean square error"): the mean
+        squared difference between the absolute vertical and horizontal pixel
+        differences of the reconstruction and of the image. The squared error
+        alone blurs edges it cannot place exactly; this term asks for edges as
+        strong as the image's. 0 for the paper's loss.
     seed : int, optional
         Seed of the quantizers' random restarts.
     **kwargs
@@ -156,6 +163,7 @@ class VQVAE2(keras.Model):
         bottom_stride: int = 4,
         restart_after: int = 64,
         top_reconstruction_weight: float = 0.0,
+        gradient_loss_weight: float = 0.0,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -163,17 +171,17 @@ class VQVAE2(keras.Model):
             raise ValueError(
                 f"bottom_stride must be one of {BOTTOM_STRIDES}; got {bottom_stride!r}."
             )
-        if not isinstance(top_reconstruction_weight, Real):
-            raise TypeError(
-                "top_reconstruction_weight must be a number >= 0; got "
-                f"{type(top_reconstruction_weight).__name__} "
-                f"{top_reconstruction_weight!r}."
-            )
-        if not top_reconstruction_weight >= 0:
-            raise ValueError(
-                "top_reconstruction_weight must be a number >= 0; got "
-                f"{top_reconstruction_weight!r}."
-            )
+        for name, weight in [
+            ("top_reconstruction_weight", top_reconstruction_weight),
+            ("gradient_loss_weight", gradient_loss_weight),
+        ]:
+            if not isinstance(weight, Real):
+                raise TypeError(
+                    f"{name} must be a number >= 0; got {type(weight).__name__} "
+                    f"{weight!r}."
+                )
+            if not weight >= 0:
+                raise ValueError(f"{name} must be a number >= 0; got {weight!r}.")
         super().__init__(**kwargs)
         self.num_embeddings = _pair(num_embeddings)
         self.embedding_dim = int(embedding_dim)
@@ -185,6 +193,7 @@ class VQVAE2(keras.Model):
         self.bottom_stride = int(bottom_stride)
         self.restart_after = int(restart_after)
         self.top_reconstruction_weight = float(top_reconstruction_weight)
+        self.gradient_loss_weight = float(gradient_loss_weight)
         self.seed = seed
 
         res = (self.n_res_blocks, self.n_res_channels)
@@ -241,6 +250,7 @@ class VQVAE2(keras.Model):
         self.top_reconstruction_tracker = keras.metrics.Mean(
             name="top_reconstruction_loss"
         )
+        self.gradient_tracker = keras.metrics.Mean(name="gradient_loss")
         self.code_metrics = {
             level: (
                 CodebookPerplexity(size, name=f"{level}_perplexity"),
@@ -294,17 +304,34 @@ class VQVAE2(keras.Model):
         coarse = tf.cast(coarse, forward.coarse_reconstruction.dtype)
         return tf.reduce_mean(tf.square(coarse - forward.coarse_reconstruction))
 
+    def _gradient_error(self, images: tf.Tensor, forward: Forward) -> tf.Tensor | None:
+        """Return the gradient-difference loss (None at weight 0)."""
+        if not self.gradient_loss_weight:
+            return None
+        images = tf.cast(images, forward.reconstruction.dtype)
+        error = 0.0
+        for axis in (1, 2):
+            strength = [
+                tf.abs(tf.experimental.numpy.diff(x, axis=axis))
+                for x in (images, forward.reconstruction)
+            ]
+            error += tf.reduce_mean(tf.square(strength[0] - strength[1]))
+        return error
+
     def _loss(
         self,
         reconstruction_loss: tf.Tensor,
         forward: Forward,
         coarse_error: tf.Tensor | None,
+        gradient_error: tf.Tensor | None = None,
     ) -> tf.Tensor:
-        """Return the training loss: reconstruction, commitment, weighted coarse."""
+        """Return the training loss: reconstruction, commitment, weighted extras."""
         loss = reconstruction_loss + forward.commitment_loss
-        if coarse_error is None:
-            return loss
-        return loss + self.top_reconstruction_weight * coarse_error
+        if coarse_error is not None:
+            loss += self.top_reconstruction_weight * coarse_error
+        if gradient_error is not None:
+            loss += self.gradient_loss_weight * gradient_error
+        return loss
 
     @staticmethod
     def _commitment(quantizer: VectorQuantizer, z: Any, codes: Any) -> tf.Tensor:
@@ -361,6 +388,8 @@ class VQVAE2(keras.Model):
         ]
         if self.top_reconstruction_weight:
             trackers.append(self.top_reconstruction_tracker)
+        if self.gradient_loss_weight:
+            trackers.append(self.gradient_tracker)
         return trackers + [m for pair in self.code_metrics.values() for m in pair]
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
@@ -372,7 +401,10 @@ class VQVAE2(keras.Model):
                 tf.square(images - forward.reconstruction)
             )
             coarse_error = self._coarse_error(images, forward)
-            loss = self._loss(reconstruction_loss, forward, coarse_error)
+            gradient_error = self._gradient_error(images, forward)
+            loss = self._loss(
+                reconstruction_loss, forward, coarse_error, gradient_error
+            )
             # Gradients are summed over replicas: scale to the global mean.
             scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
         weights = self.trainable_variables
@@ -380,7 +412,9 @@ class VQVAE2(keras.Model):
             zip(tape.gradient(scaled, weights), weights, strict=True)
         )
         return reducible_logs(
-            self._update_metrics(images, forward, reconstruction_loss, coarse_error)
+            self._update_metrics(
+                images, forward, reconstruction_loss, coarse_error, gradient_error
+            )
         )
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
@@ -389,8 +423,11 @@ class VQVAE2(keras.Model):
         forward = self._forward(images, training=False)
         reconstruction_loss = tf.reduce_mean(tf.square(images - forward.reconstruction))
         coarse_error = self._coarse_error(images, forward)
+        gradient_error = self._gradient_error(images, forward)
         return reducible_logs(
-            self._update_metrics(images, forward, reconstruction_loss, coarse_error)
+            self._update_metrics(
+                images, forward, reconstruction_loss, coarse_error, gradient_error
+            )
         )
 
     def _update_metrics(
@@ -399,6 +436,7 @@ class VQVAE2(keras.Model):
         forward: Forward,
         reconstruction_loss: tf.Tensor,
         coarse_error: tf.Tensor | None = None,
+        gradient_error: tf.Tensor | None = None,
     ) -> dict[str, tf.Tensor]:
         reconstruction = forward.reconstruction
         commitment_loss = forward.commitment_loss
@@ -406,7 +444,9 @@ class VQVAE2(keras.Model):
         batch = tf.shape(images)[0]
         if coarse_error is not None:
             self.top_reconstruction_tracker.update_state(coarse_error, batch)
-        loss = self._loss(reconstruction_loss, forward, coarse_error)
+        if gradient_error is not None:
+            self.gradient_tracker.update_state(gradient_error, batch)
+        loss = self._loss(reconstruction_loss, forward, coarse_error, gradient_error)
         self.loss_tracker.update_state(loss, batch)
         self.reconstruction_tracker.update_state(reconstruction_loss, batch)
         self.commitment_tracker.update_state(commitment_loss, batch)
@@ -440,6 +480,7 @@ class VQVAE2(keras.Model):
             bottom_stride=self.bottom_stride,
             restart_after=self.restart_after,
             top_reconstruction_weight=self.top_reconstruction_weight,
+            gradient_loss_weight=self.gradient_loss_weight,
             seed=self.seed,
         )
         return config

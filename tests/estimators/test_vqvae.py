@@ -76,16 +76,16 @@ def test_a_bottom_stride_of_2_gives_a_bottom_map_twice_as_fine(slices, tmp_path)
     np.testing.assert_array_equal(loaded.encode(slices)[1], bottom)
 
 
-def test_a_top_reconstruction_weight_trains_and_survives_save_and_load(tmp_path):
+def test_extra_loss_weights_train_and_survive_save_and_load(tmp_path):
     X = load_sample("train", image_size=16)
-    est = VQVAE2Estimator(
-        **{**TINY_VQVAE, "epochs": 3}, top_reconstruction_weight=1.0
-    ).fit(X)
-    coarse = est.history_["top_reconstruction_loss"]
-    assert len(coarse) == 3 and coarse[-1] < coarse[0]
-    assert est.model_.top_reconstruction_weight == 1.0
+    weights = {"top_reconstruction_weight": 1.0, "gradient_loss_weight": 2.0}
+    est = VQVAE2Estimator(**{**TINY_VQVAE, "epochs": 3}, **weights).fit(X)
+    for name in ("top_reconstruction_loss", "gradient_loss"):
+        history = est.history_[name]
+        assert len(history) == 3 and history[-1] < history[0], name
     loaded = oasisgen.load(est.save(tmp_path / "model"))
-    assert loaded.top_reconstruction_weight == 1.0
+    for name, weight in weights.items():
+        assert getattr(est.model_, name) == getattr(loaded, name) == weight
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
 
 
@@ -275,6 +275,7 @@ def test_string_images_are_a_type_error():
         ({"distribute": "gpu"}, "'distribute' parameter .*mirrored"),
         ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
         ({"top_reconstruction_weight": -1.0}, "'top_reconstruction_weight' param"),
+        ({"gradient_loss_weight": -1.0}, "'gradient_loss_weight' param"),
         ({"learning_rate": "fast"}, "'learning_rate' parameter .*'auto'.* Got 'fast'"),
         ({"batch_size": "big"}, "'batch_size' parameter .*'auto'.* Got 'big'"),
         ({"batch_size": 0}, "'batch_size' parameter"),
@@ -289,6 +290,7 @@ def test_string_images_are_a_type_error():
         "unknown-distribute",
         "all-validation",
         "negative-top-weight",
+        "negative-gradient-weight",
         "word-lr",
         "word-batch",
         "zero-batch",

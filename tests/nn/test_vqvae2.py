@@ -84,10 +84,43 @@ def test_get_config_holds_the_constructor_arguments():
     assert config["seed"] == 3
 
 
+@pytest.mark.parametrize("name", ["top_reconstruction_weight", "gradient_loss_weight"])
 @pytest.mark.parametrize("weight", [-0.5, float("nan"), "heavy"])
-def test_a_negative_or_unreadable_top_reconstruction_weight_is_refused(weight):
-    with pytest.raises((ValueError, TypeError), match="top_reconstruction_weight"):
-        VQVAE2(top_reconstruction_weight=weight, **TINY)
+def test_a_negative_or_unreadable_loss_weight_is_refused(name, weight):
+    with pytest.raises((ValueError, TypeError), match=name):
+        VQVAE2(**{name: weight}, **TINY)
+
+
+def test_the_loss_adds_the_weighted_gradient_difference():
+    weight = 3.0
+    model = VQVAE2(num_embeddings=16, gradient_loss_weight=weight, seed=0, **TINY)
+    model.compile(optimizer="adam")
+    images = make_images(4)
+    reconstruction = np.asarray(model._forward(images, training=False).reconstruction)
+    expected = sum(
+        np.mean(
+            (
+                np.abs(np.diff(images, axis=axis))
+                - np.abs(np.diff(reconstruction, axis=axis))
+            )
+            ** 2
+        )
+        for axis in (1, 2)
+    )
+    logs = model.evaluate(images, batch_size=4, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["gradient_loss"], expected, rtol=1e-4)
+    np.testing.assert_allclose(
+        logs["loss"],
+        logs["reconstruction_loss"] + logs["commitment_loss"] + weight * expected,
+        rtol=1e-4,
+    )
+    assert VQVAE2.from_config(model.get_config()).gradient_loss_weight == weight
+
+
+def test_without_a_gradient_loss_weight_it_is_not_computed():
+    model = VQVAE2(num_embeddings=16, seed=0, **TINY)
+    model.build((None, 32, 32, 1))
+    assert "gradient_loss" not in [m.name for m in model.metrics]
 
 
 def test_without_a_top_reconstruction_weight_there_is_no_coarse_image():
