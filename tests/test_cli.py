@@ -258,7 +258,7 @@ def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     assert main([*argv, "--eval-samples", "16", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
-    for name in ("bottom_stride", "top_reconstruction_weight"):
+    for name in ("bottom_stride", "top_reconstruction_weight", "gradient_loss_weight"):
         assert metrics["params"][name] == DEMO[name]
     generator = oasisgen.load(out / "generator")
     assert generator.top_prior_.jit_compile and generator.bottom_prior_.jit_compile
