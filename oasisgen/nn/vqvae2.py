@@ -65,6 +65,19 @@ class Forward(NamedTuple):
     without a ``top_reconstruction_weight``."""
 
 
+class LossTerms(NamedTuple):
+    """The terms of :class:`VQVAE2`'s loss on one batch, and their weighted sum."""
+
+    reconstruction: tf.Tensor
+    """Mean squared error of the reconstruction."""
+    coarse: tf.Tensor | None
+    """Error of the coarse image read from the top codes; None at weight 0."""
+    gradient: tf.Tensor | None
+    """Gradient-difference loss; None at weight 0."""
+    total: tf.Tensor
+    """Reconstruction + commitment + the weighted coarse and gradient terms."""
+
+
 def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     """Return ``(top, bottom)`` from one value or a pair."""
     if isinstance(value, tuple | list):
@@ -318,20 +331,17 @@ class VQVAE2(keras.Model):
             error += tf.reduce_mean(tf.square(strength[0] - strength[1]))
         return error
 
-    def _loss(
-        self,
-        reconstruction_loss: tf.Tensor,
-        forward: Forward,
-        coarse_error: tf.Tensor | None,
-        gradient_error: tf.Tensor | None = None,
-    ) -> tf.Tensor:
-        """Return the training loss: reconstruction, commitment, weighted extras."""
-        loss = reconstruction_loss + forward.commitment_loss
-        if coarse_error is not None:
-            loss += self.top_reconstruction_weight * coarse_error
-        if gradient_error is not None:
-            loss += self.gradient_loss_weight * gradient_error
-        return loss
+    def _loss_terms(self, images: tf.Tensor, forward: Forward) -> LossTerms:
+        """Return every term of the loss of a batch, and the loss itself."""
+        reconstruction = tf.reduce_mean(tf.square(images - forward.reconstruction))
+        coarse = self._coarse_error(images, forward)
+        gradient = self._gradient_error(images, forward)
+        total = reconstruction + forward.commitment_loss
+        if coarse is not None:
+            total += self.top_reconstruction_weight * coarse
+        if gradient is not None:
+            total += self.gradient_loss_weight * gradient
+        return LossTerms(reconstruction, coarse, gradient, total)
 
     @staticmethod
     def _commitment(quantizer: VectorQuantizer, z: Any, codes: Any) -> tf.Tensor:
@@ -397,59 +407,36 @@ class VQVAE2(keras.Model):
         images = _images_of(data)
         with tf.GradientTape() as tape:
             forward = self._forward(images, training=True)
-            reconstruction_loss = tf.reduce_mean(
-                tf.square(images - forward.reconstruction)
-            )
-            coarse_error = self._coarse_error(images, forward)
-            gradient_error = self._gradient_error(images, forward)
-            loss = self._loss(
-                reconstruction_loss, forward, coarse_error, gradient_error
-            )
+            terms = self._loss_terms(images, forward)
             # Gradients are summed over replicas: scale to the global mean.
-            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = terms.total / replicas
         weights = self.trainable_variables
         self.optimizer.apply_gradients(
             zip(tape.gradient(scaled, weights), weights, strict=True)
         )
-        return reducible_logs(
-            self._update_metrics(
-                images, forward, reconstruction_loss, coarse_error, gradient_error
-            )
-        )
+        return reducible_logs(self._update_metrics(images, forward, terms))
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
         """Evaluate a batch of images without updating anything."""
         images = _images_of(data)
         forward = self._forward(images, training=False)
-        reconstruction_loss = tf.reduce_mean(tf.square(images - forward.reconstruction))
-        coarse_error = self._coarse_error(images, forward)
-        gradient_error = self._gradient_error(images, forward)
-        return reducible_logs(
-            self._update_metrics(
-                images, forward, reconstruction_loss, coarse_error, gradient_error
-            )
-        )
+        terms = self._loss_terms(images, forward)
+        return reducible_logs(self._update_metrics(images, forward, terms))
 
     def _update_metrics(
-        self,
-        images: tf.Tensor,
-        forward: Forward,
-        reconstruction_loss: tf.Tensor,
-        coarse_error: tf.Tensor | None = None,
-        gradient_error: tf.Tensor | None = None,
+        self, images: tf.Tensor, forward: Forward, terms: LossTerms
     ) -> dict[str, tf.Tensor]:
         reconstruction = forward.reconstruction
-        commitment_loss = forward.commitment_loss
         codes = (forward.top_codes, forward.bottom_codes)
         batch = tf.shape(images)[0]
-        if coarse_error is not None:
-            self.top_reconstruction_tracker.update_state(coarse_error, batch)
-        if gradient_error is not None:
-            self.gradient_tracker.update_state(gradient_error, batch)
-        loss = self._loss(reconstruction_loss, forward, coarse_error, gradient_error)
-        self.loss_tracker.update_state(loss, batch)
-        self.reconstruction_tracker.update_state(reconstruction_loss, batch)
-        self.commitment_tracker.update_state(commitment_loss, batch)
+        if terms.coarse is not None:
+            self.top_reconstruction_tracker.update_state(terms.coarse, batch)
+        if terms.gradient is not None:
+            self.gradient_tracker.update_state(terms.gradient, batch)
+        self.loss_tracker.update_state(terms.total, batch)
+        self.reconstruction_tracker.update_state(terms.reconstruction, batch)
+        self.commitment_tracker.update_state(forward.commitment_loss, batch)
         height, width = images.shape[1], images.shape[2]
         ssim = tf.image.ssim(
             reconstruction,
