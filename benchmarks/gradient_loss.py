@@ -41,10 +41,6 @@ MODEL_SETTINGS = (
 )
 
 
-def as_array(images) -> np.ndarray:
-    return images.to_numpy() if hasattr(images, "to_numpy") else np.asarray(images)
-
-
 def measure(weight: float, splits: dict, seed: int) -> dict:
     """Train at one weight; return its figures."""
     params = {name: DEMO[name] for name in MODEL_SETTINGS}
@@ -80,7 +76,7 @@ def main() -> None:
     loaded = load_splits(
         "sample", DEMO["image_size"], "raise", heldout_fraction=0.2, seed=0
     )
-    splits = {name: as_array(loaded[name]) for name in ("train", "heldout", "test")}
+    splits = {name: loaded[name].to_numpy() for name in ("train", "heldout", "test")}
     rows = []
     for weight in args.weights:
         row = measure(weight, splits, args.seed)
