@@ -187,6 +187,7 @@ def test_three_values_of_a_prior_option_are_refused_before_training(
         ("--checkpoint-every", "0", "at least 1; got '0'"),
         ("--keep-checkpoints", "two", "at least 1; got 'two'"),
         ("--bottom-stride", "8", "invalid choice: 8 (choose from 4, 2)"),
+        ("--prior-condition-layers", "0", "at least 1; got '0'"),
     ],
 )
 def test_a_bad_option_value_is_refused_before_anything_runs(
@@ -224,7 +225,7 @@ def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
 
 def test_train_prior_then_sample(run_dir, tmp_path):
     out = shutil.copytree(run_dir, tmp_path / "run")  # train-prior writes into it
-    mirror = ["--prior-mirror-context", "bottom"]
+    mirror = ["--prior-mirror-context", "bottom", "--prior-condition-layers", "2"]
     per_level = ["--prior-hidden-channels", "8", "4", "--prior-layers", "1", "2"]
     argv = ["train-prior", str(out), *PRIORS, *per_level, *mirror, "--quiet"]
     assert main(argv) == 0
@@ -234,6 +235,7 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     top, bottom = generator.top_prior_, generator.bottom_prior_
     assert (top.hidden_channels, top.n_layers) == (8, 1)
     assert (bottom.hidden_channels, bottom.n_layers) == (4, 2)
+    assert (top.condition_layers, bottom.condition_layers) == (1, 2)
     assert top.epochs == bottom.epochs == 1  # one value: both priors
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top_prior_test_bits_per_code"] > 0

@@ -180,6 +180,15 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
         "symmetric (default: none)",
     )
     group.add_argument(
+        "--prior-condition-layers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="3x3 convolutions with which the bottom prior reads the top codes "
+        "before upsampling them (PixelCNNPrior(condition_layers=N)): with more, "
+        "each bottom code sees more of the layout around it (default: 1)",
+    )
+    group.add_argument(
         "--prior-augment",
         type=int,
         default=0,

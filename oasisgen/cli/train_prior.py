@@ -137,6 +137,10 @@ def fit_priors(
             n_layers=option("prior_layers", level),
             hidden_channels=option("prior_hidden_channels", level),
             kernel_size=option("prior_kernel_size", level),
+            # the top prior reads no condition map
+            condition_layers=getattr(args, "prior_condition_layers", 1)
+            if level == "bottom_prior"
+            else 1,
             dropout=option("prior_dropout", level),
             learning_rate=option("prior_learning_rate", level),
             batch_size=option("prior_batch_size", level),

@@ -65,6 +65,10 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         4 with ``bottom_stride=2``).
     condition_channels : int, default=64
         Channels of the conditioning network.
+    condition_layers : int, default=1
+        3x3 convolutions of the conditioning network on the condition's own
+        grid: with more of them each position sees more of the condition (the
+        top codes) around it.
     mirror_context : bool, default=False
         Also show each position the codes already drawn at its mirror image
         across the vertical midline (same row and row above), for images that are
@@ -173,6 +177,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         "condition_num_embeddings": [None, Interval(Integral, 1, None, closed="left")],
         "condition_upsample": [_POSITIVE_INT],
         "condition_channels": [_POSITIVE_INT],
+        "condition_layers": [_POSITIVE_INT],
         "mirror_context": ["boolean"],
         **TRAINING_CONSTRAINTS,
     }
@@ -187,6 +192,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         condition_num_embeddings: int | None = None,
         condition_upsample: int = 2,
         condition_channels: int = 64,
+        condition_layers: int = 1,
         mirror_context: bool = False,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
@@ -214,6 +220,7 @@ class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
         self.condition_num_embeddings = condition_num_embeddings
         self.condition_upsample = condition_upsample
         self.condition_channels = condition_channels
+        self.condition_layers = condition_layers
         self.mirror_context = mirror_context
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -397,6 +404,7 @@ optional
                 condition_num_embeddings=self.condition_num_embeddings_,
                 condition_upsample=self.condition_upsample,
                 condition_channels=self.condition_channels,
+                condition_layers=self.condition_layers,
                 global_condition_dim=self.global_condition_dim_,
                 mirror_context=self.mirror_context,
                 seed=seed,

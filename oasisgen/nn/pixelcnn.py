@@ -32,10 +32,10 @@ pixel at a time without recomputing the whole map).
 A conditional model (``condition_num_embeddings`` set) also reads a condition map of
 integer codes on a grid ``condition_upsample`` times coarser (the top codes, for the
 prior of the bottom codes). The condition is known before sampling, so a small
-non-causal network (embedding, 3x3 convolution, nearest-neighbour upsampling, 3x3
-convolution) reads the condition codes around each position, including those below
-and to the right, and per-layer 1x1 projections of its output are added to the
-pre-activations of both gates.
+non-causal network (embedding, ``condition_layers`` 3x3 convolutions,
+nearest-neighbour upsampling, 3x3 convolution) reads the condition codes around
+each position, including those below and to the right, and per-layer 1x1
+projections of its output are added to the pre-activations of both gates.
 
 A model with ``global_condition_dim`` set also reads one vector per map, such as the
 level of an MRI slice (a class-conditional PixelCNN, van den Oord et al. 2016): a
@@ -330,6 +330,10 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         Integer factor from the condition grid to the grid of the codes.
     condition_channels : int, default=64
         Channels of the conditioning network.
+    condition_layers : int, default=1
+        3x3 convolutions of the conditioning network on the grid of the
+        condition, before it is upsampled: each one widens what a position sees
+        of the condition by one condition code on every side.
     global_condition_dim : int, optional
         Length of the vector that conditions each whole map (1 for the level of a
         slice); None for no such vector.
@@ -400,6 +404,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         condition_num_embeddings: int | None = None,
         condition_upsample: int = 2,
         condition_channels: int = 64,
+        condition_layers: int = 1,
         global_condition_dim: int | None = None,
         mirror_context: bool = False,
         seed: int | None = None,
@@ -410,6 +415,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         for name, value, low in [
             ("n_layers", n_layers, 0),
             ("condition_upsample", condition_upsample, 1),
+            ("condition_layers", condition_layers, 1),
         ]:
             if int(value) < low:
                 raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
@@ -423,6 +429,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         )
         self.condition_upsample = int(condition_upsample)
         self.condition_channels = int(condition_channels)
+        self.condition_layers = int(condition_layers)
         self.global_condition_dim = (
             None if global_condition_dim is None else int(global_condition_dim)
         )
@@ -467,6 +474,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 self.condition_num_embeddings,
                 self.condition_channels,
                 self.condition_upsample,
+                self.condition_layers,
                 LayerSeeds(seeds()),
             )
         if self.global_conditional:
@@ -694,6 +702,7 @@ w // condition_upsample), optional
             condition_num_embeddings=self.condition_num_embeddings,
             condition_upsample=self.condition_upsample,
             condition_channels=self.condition_channels,
+            condition_layers=self.condition_layers,
             global_condition_dim=self.global_condition_dim,
             mirror_context=self.mirror_context,
             seed=self.seed,
@@ -715,7 +724,7 @@ def _global_network(channels: int, seeds: LayerSeeds) -> keras.Sequential:
 
 
 def _condition_network(
-    num_embeddings: int, channels: int, upsample: int, seeds: LayerSeeds
+    num_embeddings: int, channels: int, upsample: int, n_layers: int, seeds: LayerSeeds
 ) -> keras.Sequential:
     """Return the network from condition codes to features on the finer grid."""
 
@@ -733,7 +742,7 @@ def _condition_network(
             keras.layers.Embedding(
                 num_embeddings, channels, embeddings_initializer=seeds.uniform()
             ),
-            conv(),
+            *(conv() for _ in range(n_layers)),
             keras.layers.UpSampling2D(upsample, interpolation="nearest"),
             conv(),
         ],

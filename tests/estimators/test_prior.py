@@ -72,6 +72,22 @@ def test_a_condition_that_determines_the_codes_is_used():
     assert (samples == bottom[:4]).mean() > 0.8
 
 
+def test_a_deeper_condition_network_fits_samples_and_is_saved(tmp_path):
+    top = make_row_codes(16, size=3, seed=3)
+    bottom = upsample_codes(top)
+    prior = PixelCNNPrior(**TINY_PRIOR, condition_layers=3).fit(bottom, top)
+    assert prior.model_.condition_layers == 3
+    fast, naive = (
+        prior.sample(2, top[:2], random_state=0, method=method)
+        for method in ("fast", "naive")
+    )
+    np.testing.assert_array_equal(fast, naive)
+    prior.save(tmp_path / "prior")
+    loaded = oasisgen.load(tmp_path / "prior")
+    assert loaded.condition_layers == 3
+    assert loaded.score(bottom, top) == pytest.approx(prior.score(bottom, top))
+
+
 @pytest.mark.parametrize("method", ["fast", "naive"])
 def test_the_same_seed_gives_the_same_samples(row_prior, method):
     first = row_prior.sample(3, random_state=7, method=method)
@@ -202,8 +218,9 @@ def test_methods_before_fit_raise_not_fitted(method, tmp_path):
         ({"dropout": 1.5}, "'dropout' parameter"),
         ({"learning_rate": 0}, "'learning_rate' parameter"),
         ({"distribute": "tpu"}, "'distribute' parameter"),
+        ({"condition_layers": 0}, "'condition_layers' parameter"),
     ],
-    ids=["one-code", "kernel-1", "dropout", "zero-lr", "distribute"],
+    ids=["one-code", "kernel-1", "dropout", "zero-lr", "distribute", "condition"],
 )
 def test_invalid_parameters_are_named(params, match):
     with pytest.raises(ValueError, match=match):

@@ -120,6 +120,22 @@ def test_conditional_model_is_causal_and_sees_the_whole_condition():
     assert np.abs(first[1] - first[0]).max() > 1e-6
 
 
+@pytest.mark.parametrize(("condition_layers", "reaches"), [(1, False), (3, True)])
+def test_condition_layers_widen_what_a_position_sees_of_the_condition(
+    condition_layers, reaches
+):
+    # On the codes' own grid, the condition network sees one condition code
+    # further per 3x3 convolution: 1 + condition_layers on every side. Changed
+    # below and to the right, the condition reaches (0, 0) through it alone.
+    model = _model(True, condition_upsample=1, condition_layers=condition_layers)
+    codes = _codes(1)
+    condition = np.random.default_rng(1).integers(0, 4, size=(1, HEIGHT, WIDTH))
+    other = condition.copy()
+    other[0, 3, 3] = (other[0, 3, 3] + 1) % 4
+    first = [_logits_at(model, codes, (0, 0), c) for c in (condition, other)]
+    assert (np.abs(first[1] - first[0]).max() > 1e-6) == reaches
+
+
 @pytest.mark.parametrize("target", list(TARGETS.values()), ids=list(TARGETS))
 def test_mirror_context_keeps_the_logits_causal(target):
     model = _model(kernel_size=3, mirror_context=True)
@@ -207,7 +223,11 @@ ROUND_TRIPS = pytest.mark.parametrize(
 @ROUND_TRIPS
 def test_config_round_trip(conditional, mirror):
     model = _model(
-        conditional, dropout=0.1, condition_upsample=4, mirror_context=mirror
+        conditional,
+        dropout=0.1,
+        condition_upsample=4,
+        condition_layers=2,
+        mirror_context=mirror,
     )
     config = model.get_config()
     assert GatedPixelCNN.from_config(config).get_config() == config
@@ -239,8 +259,15 @@ def test_gated_layer_config_round_trip():
         ({"kernel_size": 1}, "kernel_size must be an odd int >= 3.*got 1"),
         ({"n_layers": -1}, "n_layers must be an int >= 0; got -1"),
         ({"condition_upsample": 0}, "condition_upsample must be an int >= 1; got 0"),
+        ({"condition_layers": 0}, "condition_layers must be an int >= 1; got 0"),
     ],
-    ids=["even kernel", "kernel 1", "negative layers", "zero upsample"],
+    ids=[
+        "even kernel",
+        "kernel 1",
+        "negative layers",
+        "zero upsample",
+        "no condition layer",
+    ],
 )
 def test_bad_parameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
