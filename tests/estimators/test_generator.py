@@ -102,7 +102,8 @@ def test_an_already_fitted_vqvae_is_used_without_refitting(images):
 
 def test_a_frozen_vqvae_is_kept_through_clone_and_saving(tmp_path):
     # GridSearchCV clones the generator per candidate and fold; with a frozen
-    # VQ-VAE-2 every clone keeps it (a search on workers: test_dask_search.py).
+    # VQ-VAE-2 every clone keeps it (a search on workers:
+    # tests/search/test_dask_search.py).
     X = make_slices(12)
     vqvae = VQVAE2Estimator(**TINY_VQVAE).fit(X)
     codes = vqvae.transform(X)
@@ -190,7 +191,7 @@ def test_save_and_load_give_the_same_samples(fitted, tmp_path):
 
 
 # Grid searches over nested parameters (top_prior__n_layers), serially and on a
-# Dask cluster: tests/estimators/test_dask_search.py.
+# Dask cluster: tests/search/test_dask_search.py.
 
 
 @pytest.mark.parametrize(

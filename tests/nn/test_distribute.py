@@ -1,6 +1,6 @@
 """One model on several devices or hosts: strategies, TF_CONFIG, the chief's files.
 
-The trainings run in fresh processes (``tests/distributed_training.py``): logical
+The trainings run in fresh processes (``tests/nn/distributed_training.py``): logical
 devices and the multi-worker strategy can only be set up before TensorFlow starts.
 """
 
@@ -23,11 +23,11 @@ from oasisgen.nn.distribute import (
     writes_files,
 )
 
-from .estimators.conftest import TINY_VQVAE, make_slices
-from .fresh_process import last_json_line
-from .network import free_ports
+from ..estimators.conftest import TINY_VQVAE, make_slices
+from ..fresh_process import last_json_line
+from ..network import free_ports
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
 
 
@@ -70,7 +70,7 @@ def local_cluster(n_workers):
 
 
 def test_mirrored_on_two_devices_matches_one_device(tmp_path):
-    report = report_of(start("tests.distributed_training", "mirrored", tmp_path))
+    report = report_of(start("tests.nn.distributed_training", "mirrored", tmp_path))
     assert report["replicas"] == 2
     # Both replicas update their codebooks with the same all-reduced averages.
     assert report["codebook_spread"] == 0.0
@@ -88,7 +88,7 @@ def test_mirrored_on_two_devices_matches_one_device(tmp_path):
 def test_multi_worker_trains_in_step_and_only_the_chief_writes(tmp_path):
     outs = [tmp_path / f"worker{index}" for index in range(2)]
     processes = [
-        start("tests.distributed_training", "multi_worker", out, tf_config=config)
+        start("tests.nn.distributed_training", "multi_worker", out, tf_config=config)
         for out, config in zip(outs, local_cluster(2), strict=True)
     ]
     chief, worker = (report_of(process) for process in processes)

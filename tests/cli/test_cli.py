@@ -8,7 +8,7 @@ import oasisgen
 from oasisgen.cli import main
 from oasisgen.cli.demo import DEMO
 
-from .network import free_ports
+from ..network import free_ports
 
 TINY = [
     "--image-size", "32", "--epochs", "1", "--num-embeddings", "8", "16",

@@ -1,10 +1,10 @@
 """Train a tiny VQ-VAE-2 under a tf.distribute strategy and print what tests check.
 
-``tests/test_distribute.py`` runs it in fresh processes, because TensorFlow sets
+``tests/nn/test_distribute.py`` runs it in fresh processes, because TensorFlow sets
 its devices and its multi-worker strategy once per process::
 
-    python -m tests.distributed_training mirrored OUT
-    TF_CONFIG=... python -m tests.distributed_training multi_worker OUT
+    python -m tests.nn.distributed_training mirrored OUT
+    TF_CONFIG=... python -m tests.nn.distributed_training multi_worker OUT
 
 It prints one line of JSON: the training losses, a digest of the weights, the
 largest difference between the replicas' copies of the codebooks, whether this
@@ -45,7 +45,7 @@ def main(mode: str, out: Path) -> None:
     from oasisgen import VQVAE2Estimator
     from oasisgen.nn.distribute import is_chief
 
-    from .estimators.conftest import TINY_VQVAE, make_slices
+    from ..estimators.conftest import TINY_VQVAE, make_slices
 
     X = make_slices(16)
     params = {**TINY_VQVAE, "epochs": 2}

@@ -19,7 +19,7 @@ from oasisgen.search import (
     worker_environment,
 )
 
-from .conftest import TINY_PRIOR, TINY_VQVAE, make_slices
+from ..estimators.conftest import TINY_PRIOR, TINY_VQVAE, make_slices
 
 distributed = pytest.importorskip("distributed")
 
@@ -74,8 +74,8 @@ def test_a_grid_search_runs_on_dask_and_writes_the_best_model(client, tmp_path):
     images = spec.data.load()
     best = oasisgen.load(tmp_path / "out" / "best_model")
     assert best.score(images) == pytest.approx(search.best_estimator_.score(images))
-    # The same scores as on loky workers: test_search_file.py; as serially:
-    # test_search.py.
+    # The same scores as on loky workers: tests/search/test_search_file.py; as
+    # serially: tests/estimators/test_search.py.
     scores = search.cv_results_["mean_test_score"]
     assert scores.shape == (2,)
     assert np.all(np.isfinite(scores) & (scores > -1) & (scores <= 1))
@@ -85,7 +85,8 @@ def test_a_grid_search_runs_on_dask_and_writes_the_best_model(client, tmp_path):
 def test_a_generator_search_over_a_part_runs_on_dask(client):
     # A parameter of a part (top_prior__n_layers) and a frozen VQ-VAE-2, pickled to
     # the workers, fitted once and never refitted. That a search on workers scores
-    # like a serial one is shown for the VQ-VAE-2 above and in test_search.py.
+    # like a serial one is shown for the VQ-VAE-2 above and in
+    # tests/estimators/test_search.py.
     X = make_slices(12)
     vqvae = FrozenEstimator(VQVAE2Estimator(**TINY_VQVAE).fit(X))
     generator = HierarchicalGenerator(

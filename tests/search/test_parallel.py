@@ -21,8 +21,8 @@ from oasisgen.search import (
     worker_environment,
 )
 
-from .fresh_process import last_json_line, run_python
-from .network import free_ports
+from ..fresh_process import last_json_line, run_python
+from ..network import free_ports
 
 
 # ------------------------------------------------------------ threads_per_worker
