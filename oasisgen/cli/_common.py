@@ -44,7 +44,7 @@ RUN_FILES = (
 )
 """The files of a run directory besides its model folders."""
 # oasisgen.nn.vqvae2.BOTTOM_STRIDES, which the commands cannot import without
-# starting TensorFlow before a multi-worker strategy (tests/test_cli.py checks them)
+# starting TensorFlow before a multi-worker strategy (tests/cli/test_cli.py checks them)
 BOTTOM_STRIDES = (4, 2)
 
 
