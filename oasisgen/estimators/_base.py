@@ -1,4 +1,10 @@
-"""Plumbing shared by the Keras-backed estimators: training, pickling, saving.
+"""The base of the Keras-backed estimators: training, checkpoints, pickling, saving.
+
+:class:`KerasEstimator` trains the Keras model of an estimator one epoch per
+``model.fit`` call, so that each epoch's shuffling depends only on the seed and
+the epoch's number, and a run resumed from a checkpoint goes on exactly as an
+unbroken one would. Its subclasses change a step by overriding one method
+(building the model, the optimizer, the batches, an epoch).
 
 Keras models are pickled through their own ``.keras`` archive format (loaded back with
 ``safe_mode=True``), so an estimator can be sent to joblib workers, stored with
@@ -7,7 +13,6 @@ Keras models are pickled through their own ``.keras`` archive format (loaded bac
 
 from __future__ import annotations
 
-import inspect
 import io
 import json
 import os
@@ -23,31 +28,47 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.estimators._checkpoints import (
     CheckpointError,
+    Progress,
     TrainingState,
     has_checkpoints,
     latest_checkpoint,
     read_state,
+    remove_staging,
     write_checkpoint,
 )
+from oasisgen.estimators._optimizers import check_optimizer, make_optimizer
 from oasisgen.estimators._persistence import (
+    SaveMixin,
     discard_writes,
     load_keras_model,
     read_manifest,
-    save_directory,
     saved_params,
     to_json,
     write_manifest,
 )
 from oasisgen.estimators._training import (
-    TrainingLoopMixin,
+    EarlyStopper,
+    PartialEpoch,
+    TrainingInterrupted,
+    copy_callbacks,
+    ending_callbacks,
+    epoch_seed,
+    is_whole_epoch,
+    random_states,
     set_random_states,
+    stop_on_signals,
+    without_autotuning,
+)
+from oasisgen.nn.callbacks import (
+    RunCallbacks,
+    RunProgbarLogger,
+    StopOnNonFiniteLoss,
+    StopOnRequest,
 )
 from oasisgen.nn.distribute import DISTRIBUTE_OPTIONS, make_strategy, writes_files
-from oasisgen.nn.optimizers import FusedAdam
 
 
 def seed_from(random_state: None | int | np.random.RandomState) -> int | None:
@@ -156,118 +177,6 @@ RESUMABLE_CHANGES = frozenset(
 """Parameters that may differ between a checkpoint and the fit that resumes it."""
 
 
-def make_optimizer(
-    optimizer: str | dict[str, Any], learning_rate: float, *, caller: str
-) -> keras.optimizers.Optimizer:
-    """Return a new Keras optimizer from a name or a config, at ``learning_rate``.
-
-    Parameters
-    ----------
-    optimizer : str or dict
-        A name Keras knows (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``,
-        ...) or a config ``{"class_name": "AdamW", "config": {"weight_decay":
-        1e-4}}`` as ``keras.optimizers.serialize`` writes it, without the
-        learning rate.
-    learning_rate : float
-        The estimator's ``learning_rate``.
-    caller : str
-        Name for error messages.
-
-    Returns
-    -------
-    optimizer : keras.optimizers.Optimizer
-
-    Raises
-    ------
-    ValueError
-        If Keras knows no such optimizer or argument, or the config sets the
-        learning rate.
-
-    Examples
-    --------
-    >>> type(make_optimizer("adamw", 1e-3, caller="demo")).__name__
-    'AdamW'
-    >>> config = {"class_name": "SGD", "config": {"momentum": 0.9}}
-    >>> float(make_optimizer(config, 0.01, caller="demo").momentum)
-    0.9
-    """
-    kind, config = check_optimizer(optimizer, caller=caller)
-    try:
-        return kind(learning_rate=learning_rate, **config)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"{caller} cannot make the optimizer {optimizer!r}: {error}"
-        ) from error
-
-
-def check_optimizer(
-    optimizer: Any, *, caller: str
-) -> tuple[type[keras.optimizers.Optimizer], dict[str, Any]]:
-    """Return the optimizer class and config that ``optimizer`` names.
-
-    Checks the name and the arguments without making the optimizer, so nothing
-    runs in TensorFlow (a multi-worker strategy must start first).
-
-    Examples
-    --------
-    >>> check_optimizer("rmsprop", caller="demo")[0].__name__
-    'RMSprop'
-    """
-    if isinstance(optimizer, dict):
-        if set(optimizer) - {"class_name", "config", "module", "registered_name"}:
-            raise ValueError(
-                f"{caller} got optimizer={optimizer!r}; expected a name such as "
-                "'adamw' or a dict {'class_name': 'AdamW', 'config': {...}}."
-            )
-        name, config = optimizer.get("class_name"), dict(optimizer.get("config") or {})
-        if "learning_rate" in config:
-            raise ValueError(
-                f"{caller} got an optimizer config that sets learning_rate="
-                f"{config['learning_rate']!r}; set the estimator's learning_rate "
-                "instead, and leave it out of the config."
-            )
-    else:
-        name, config = optimizer, {}
-    kinds = _optimizer_classes()
-    kind = kinds.get(str(name).lower().replace("_", ""))
-    if kind is None:
-        raise ValueError(
-            f"{caller} cannot make the optimizer {optimizer!r}: Keras has no "
-            f"optimizer {name!r}. Expected a Keras optimizer name such as 'adam', "
-            "'adamw', 'sgd' or 'rmsprop', or a config such as {'class_name': "
-            "'AdamW', 'config': {'weight_decay': 1e-4}}."
-        )
-    accepted = set(inspect.signature(kind.__init__).parameters) - {
-        "self",
-        "args",
-        "kwargs",
-    }
-    unknown = sorted(set(config) - accepted)
-    if unknown:
-        raise ValueError(
-            f"{caller} cannot make the optimizer {optimizer!r}: {kind.__name__} "
-            f"takes no argument {', '.join(map(repr, unknown))}; it takes "
-            f"{', '.join(sorted(accepted - {'learning_rate'}))}."
-        )
-    return kind, config
-
-
-def _optimizer_classes() -> dict[str, type[keras.optimizers.Optimizer]]:
-    """Return Keras' optimizer classes by lower-case name (``"adamw"``).
-
-    ``"adam"`` is :class:`~oasisgen.nn.optimizers.FusedAdam`: Adam's update in one
-    TensorFlow kernel per variable, which traces in a fraction of the time.
-    """
-    classes = {
-        name.lower(): value
-        for name, value in vars(keras.optimizers).items()
-        if isinstance(value, type)
-        and issubclass(value, keras.optimizers.Optimizer)
-        and value is not keras.optimizers.Optimizer
-    }
-    return {**classes, "adam": FusedAdam, "fusedadam": FusedAdam}
-
-
 def check_callbacks(callbacks: list[Any] | None, *, caller: str) -> list[Any]:
     """Return the user's callbacks as a list, refusing what is not a callback.
 
@@ -290,12 +199,20 @@ def check_callbacks(callbacks: list[Any] | None, *, caller: str) -> list[Any]:
     return callbacks
 
 
-class KerasEstimatorMixin(TrainingLoopMixin):
-    """What every estimator wrapping one Keras model (``model_``) shares.
+class KerasEstimator(SaveMixin):
+    """The base of every estimator wrapping one Keras model (``model_``).
 
-    - the training loop (:class:`TrainingLoopMixin`): epochs with history, early
-      stopping, a stop at the first NaN or inf loss that keeps the last good
-      weights, and a clean stop on SIGINT or SIGTERM;
+    It holds the whole training of the model, so that a subclass changes one
+    step of it by overriding one method:
+
+    - a new model: built by :meth:`build_model`, compiled with the optimizer of
+      :meth:`make_optimizer` inside the ``distribute`` strategy;
+    - the data: :meth:`training_data` turns the training (and validation) data
+      into batches, shuffled with a seed per epoch, so a resumed run shuffles as
+      an unbroken one; ``validation_fraction`` is held out by ``_hold_out``;
+    - the epochs: :meth:`fit_epoch` trains one, with history, early stopping, a
+      stop at the first NaN or inf loss that keeps the last good weights, and a
+      clean stop on SIGINT or SIGTERM;
     - checkpoints after every epoch (``checkpoint_dir``), and resuming from the
       last complete one (``warm_start``);
     - inference functions traced once per estimator (``_graph``);
@@ -303,8 +220,44 @@ class KerasEstimatorMixin(TrainingLoopMixin):
     - ``save(path)`` to a directory and the matching ``_from_saved`` for
       :func:`oasisgen.load`.
 
-    Subclasses provide ``_fitted_state()`` (JSON-ready fitted attributes other than
-    the model) and ``_restore_fitted(state)``.
+    Subclasses provide :meth:`build_model`, :meth:`training_data`,
+    ``_fitted_state()`` (JSON-ready fitted attributes other than the model) and
+    ``_restore_fitted(state)``; :class:`~oasisgen.VQVAE2Estimator` and
+    :class:`~oasisgen.PixelCNNPrior` do. Users override their methods.
+
+    Notes
+    -----
+    The override points, called by ``fit`` in this order:
+
+    ``build_model(seed)``
+        Return the built Keras model of a new fit (not of one that goes on from
+        ``model_`` or a checkpoint). Called inside the ``distribute`` strategy.
+    ``make_optimizer(learning_rate)``
+        Return the optimizer a new model is compiled with; by default the one
+        the ``optimizer`` parameter names. A model resumed from a checkpoint or
+        loaded by :func:`oasisgen.load` keeps the optimizer saved with it.
+    ``training_data(data, shuffle=..., seed=...)``
+        Return the ``tf.data.Dataset`` of batches of ``data`` (what the
+        estimator's ``fit`` holds, such as images or code maps): shuffled with
+        ``seed`` for the training data of an epoch, in order for validation.
+    ``fit_epoch(data, validation, epoch, last_epoch, callbacks)``
+        Train ``model_`` one epoch and return its figures, which ``history_``
+        records; by default one ``model.fit`` call.
+
+    Examples
+    --------
+    A VQ-VAE-2 whose optimizer clips the norm of each gradient:
+
+    >>> import keras, numpy as np
+    >>> from oasisgen import VQVAE2Estimator
+    >>> class ClippedVQVAE2(VQVAE2Estimator):
+    ...     def make_optimizer(self, learning_rate):
+    ...         return keras.optimizers.Adam(learning_rate, clipnorm=1.0)
+    >>> X = np.random.default_rng(0).random((8, 16, 16, 1)).astype("float32")
+    >>> est = ClippedVQVAE2(num_embeddings=8, embedding_dim=4, hidden_channels=8,
+    ...                     n_res_channels=4, epochs=1, random_state=0).fit(X)
+    >>> type(est.model_.optimizer).__name__, est.model_.optimizer.clipnorm
+    ('Adam', 1.0)
     """
 
     _keras_models: tuple[str, ...] = ("model_",)
@@ -333,23 +286,151 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         check_callbacks(self.callbacks, caller=caller)
         check_optimizer(self.optimizer, caller=caller)
 
-    # ------------------------------------------------------------ a new model
-    def _new_model(self, build: Callable[[], keras.Model], **compile_args: Any) -> None:
-        """Start ``model_``: built by ``build``, compiled, with an empty history.
+    # ------------------------------------------------------------ override points
+    def build_model(self, seed: int | None) -> keras.Model:
+        """Return the built Keras model that a new fit trains.
 
-        The override point for a new kind of model: ``build`` returns the
-        built Keras model; this makes it inside the ``distribute`` strategy,
-        compiles it with the estimator's ``optimizer`` and ``learning_rate``
-        (and ``compile_args``, such as a loss) and makes the optimizer's slots.
+        Parameters
+        ----------
+        seed : int or None
+            The fit's seed, for the model's initialisers and random layers.
+
+        Returns
+        -------
+        model : keras.Model
+            Built (its variables made), not compiled.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say how to build its model; define "
+            "build_model(self, seed) returning a built keras.Model."
+        )
+
+    def make_optimizer(self, learning_rate: float) -> keras.optimizers.Optimizer:
+        """Return the optimizer a new model is compiled with.
+
+        Parameters
+        ----------
+        learning_rate : float
+            The learning rate the estimator starts at (``learning_rate``, or what
+            ``"auto"`` resolved to).
+
+        Returns
+        -------
+        optimizer : keras.optimizers.Optimizer
+            By default the Keras optimizer that the ``optimizer`` parameter names.
+            Return a Keras optimizer class, or one registered with
+            ``keras.saving.register_keras_serializable``, for checkpoints and
+            :func:`oasisgen.load` to read it back.
+
+        Examples
+        --------
+        >>> from oasisgen import PixelCNNPrior
+        >>> optimizer = PixelCNNPrior(optimizer="adamw").make_optimizer(1e-3)
+        >>> type(optimizer).__name__, float(optimizer.learning_rate)
+        ('AdamW', 0.001)
+        """
+        # the module's function, which reads the optimizer parameter
+        return make_optimizer(
+            self.optimizer, learning_rate, caller=f"{type(self).__name__}.fit"
+        )
+
+    def training_data(
+        self, data: Any, *, shuffle: bool, seed: int | None
+    ) -> tf.data.Dataset:
+        """Return the batches that ``fit`` trains (or validates) on.
+
+        Parameters
+        ----------
+        data : object
+            The training or the validation part of what ``fit`` got, in the form
+            the estimator holds it.
+        shuffle : bool
+            True for the training data of an epoch, False for validation data.
+        seed : int or None
+            The shuffling seed of the epoch (the fit's seed plus the epoch's
+            number over the run); None for validation data.
+
+        Returns
+        -------
+        batches : tf.data.Dataset
+            ``(inputs, targets)`` or ``inputs`` batches, as ``model_.fit`` takes.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say how to batch its data; define "
+            "training_data(self, data, *, shuffle, seed) returning a "
+            "tf.data.Dataset."
+        )
+
+    def fit_epoch(
+        self,
+        data: tf.data.Dataset,
+        validation: tf.data.Dataset | None,
+        epoch: int,
+        last_epoch: int,
+        callbacks: list[keras.callbacks.Callback],
+    ) -> dict[str, float]:
+        """Train ``model_`` one epoch; return its figures.
+
+        Parameters
+        ----------
+        data : tf.data.Dataset
+            The epoch's training batches (without those of an interrupted epoch
+            already trained).
+        validation : tf.data.Dataset or None
+            Validation batches, for the ``val_*`` figures.
+        epoch : int
+            The epoch's number (from 0 over the whole run).
+        last_epoch : int
+            The number of epochs the run ends at, for progress bars.
+        callbacks : list of keras.callbacks.Callback
+            Callbacks to run: the stop request (SIGINT, SIGTERM) and the user's
+            ``callbacks``, to pass to ``model.fit``.
+
+        Returns
+        -------
+        logs : dict of str to float
+            The epoch's figures (``loss``, ``val_loss``, ...) for ``history_``.
+
+        Raises
+        ------
+        FloatingPointError
+            If the loss becomes NaN or inf; ``model_`` is then back at the end of
+            the last complete epoch.
+        """
+        guard = StopOnNonFiniteLoss()
+        callbacks = [guard, *callbacks]
+        if self.verbose:
+            callbacks.append(RunProgbarLogger(last_epoch))
+        history = self.model_.fit(
+            data,
+            validation_data=validation,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipelines shuffle, with the seed
+            verbose=self.verbose,
+        ).history
+        if guard.diverged:  # the model is back at the end of the last epoch
+            raise FloatingPointError(
+                f"{type(self).__name__}.fit stopped: the loss became NaN or inf at "
+                f"{guard.where}. The model keeps the weights of the last complete "
+                f"epoch ({len(self.history_.get('loss', []))} epochs in history_). "
+                "Lower learning_rate, or check the data for extreme values."
+            )
+        return {name: float(values[-1]) for name, values in history.items() if values}
+
+    # ------------------------------------------------------------ a new model
+    def _new_model(self, seed: int | None, **compile_args: Any) -> None:
+        """Start ``model_``: built, compiled, with an empty history.
+
+        :meth:`build_model` makes the model inside the ``distribute`` strategy;
+        it is compiled with :meth:`make_optimizer`'s optimizer (and
+        ``compile_args``, such as a loss), and the optimizer's slots are made.
         """
         with make_strategy(self.distribute).scope():
-            model = build()
+            model = self.build_model(seed)
             model.compile(
-                optimizer=make_optimizer(
-                    self.optimizer,
-                    self._initial_learning_rate(),
-                    caller=f"{type(self).__name__}.fit",
-                ),
+                optimizer=self.make_optimizer(self._initial_learning_rate()),
                 jit_compile=self.jit_compile,
                 **compile_args,
             )
@@ -368,6 +449,32 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         ``"auto"`` returns the value it resolved to.
         """
         return self.learning_rate
+
+    # ------------------------------------------------------- the validation data
+    def _hold_out(
+        self, arrays: tuple[np.ndarray | None, ...], seed: int | None, *, unit: str
+    ) -> tuple[tuple[np.ndarray | None, ...], tuple[np.ndarray | None, ...]]:
+        """Split ``arrays`` into training and validation parts by their samples.
+
+        ``validation_fraction`` of the samples (rounded) go to validation, drawn
+        with ``seed``; every array (None stays None) is split the same way.
+        ``unit`` names one sample in messages (``"image"``).
+        """
+        n_samples = len(next(a for a in arrays if a is not None))
+        n_held_out = int(round(self.validation_fraction * n_samples))
+        if not 1 <= n_held_out < n_samples:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of {n_samples} "
+                f"{unit}s leaves {n_held_out} for validation; expected at least "
+                f"one {unit} on each side. Use more {unit}s or change "
+                "validation_fraction."
+            )
+        order = np.random.RandomState(seed).permutation(n_samples)
+        train, held_out = order[n_held_out:], order[:n_held_out]
+        return (
+            tuple(None if a is None else a[train] for a in arrays),
+            tuple(None if a is None else a[held_out] for a in arrays),
+        )
 
     # ------------------------------------------------------ starting and resuming
     def _start_training(
@@ -432,6 +539,151 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         if state is not None:
             return state.seed
         return seed_from(self.random_state)
+
+    # ------------------------------------------------------------- the epochs
+    def _epochs_to_train(self) -> int:
+        """Return how many epochs ``fit`` trains.
+
+        With ``checkpoint_dir`` and ``warm_start``, ``epochs`` is the total of the
+        run, so a resumed fit trains what is left; otherwise ``epochs`` more.
+        """
+        if self.checkpoint_dir is not None and self.warm_start:
+            return max(self.epochs - len(self.history_.get("loss", [])), 0)
+        return self.epochs
+
+    def _run_epochs(
+        self, train: Any, validation: Any, *, epochs: int, seed: int | None
+    ) -> None:
+        """Train ``model_`` for ``epochs`` more epochs, extending ``history_``.
+
+        :meth:`training_data` batches ``train`` anew for each epoch, shuffled
+        with :func:`epoch_seed` of the epoch's number over the whole run, so that
+        a resumed run shuffles as an uninterrupted one, and ``validation`` (if
+        not None) once, in order. :meth:`fit_epoch` trains each epoch. After each
+        epoch, ``history_`` grows and, with ``checkpoint_dir``, a
+        checkpoint is written after every ``checkpoint_every``-th epoch (numbered
+        over the run) and after the last one, also when early stopping or a
+        callback ends the run (not when an error does). SIGINT and
+        SIGTERM stop training at the end of the current batch, write a checkpoint
+        and raise :class:`TrainingInterrupted`.
+        A NaN or inf loss restores the last complete epoch and raises
+        FloatingPointError. The user's ``callbacks`` see the run as one Keras fit
+        (:class:`~oasisgen.nn.callbacks.RunCallbacks`), ending in ``on_train_end``
+        however it ends; one that sets ``model.stop_training`` ends the run after
+        the current epoch, as in Keras.
+        """
+        resume, self._resume_state = getattr(self, "_resume_state", None), None
+        stopper = None
+        if self.early_stopping:
+            monitor = "val_loss" if validation is not None else "loss"
+            stopper = EarlyStopper(monitor, self.n_iter_no_change)
+            if resume is not None:
+                stopper.restore(resume.early_stopping, resume.best_weights)
+        partial = None
+        if resume is not None and resume.progress.batches:
+            partial = PartialEpoch(resume.progress.batches, resume.partial_logs or {})
+        if self.checkpoint_dir is not None:
+            remove_staging(self.checkpoint_dir)
+        request = StopOnRequest()
+        if validation is not None:
+            validation = without_autotuning(
+                self.training_data(validation, shuffle=False, seed=None)
+            )
+        start = len(self.history_.get("loss", []))
+        self.callbacks_ = copy_callbacks(
+            self.callbacks, caller=f"{type(self).__name__}.fit"
+        )
+        users = RunCallbacks(self.callbacks_, self.model_, start + epochs)
+        users.begin()
+        logs: dict[str, float] | None = None
+        unsaved: TrainingState | None = None  # the last epoch's, if not written
+        with stop_on_signals(request), ending_callbacks(users, lambda: logs):
+            for epoch in range(start, start + epochs):
+                if stopper is not None and stopper.stopped:
+                    break
+                if request.requested:  # arrived before the epoch began
+                    state = self._state(epoch, seed, stopper, partial)
+                    raise self._interrupted(request.requested, state)
+                data = without_autotuning(
+                    self.training_data(
+                        train, shuffle=True, seed=epoch_seed(seed, epoch)
+                    )
+                )
+                if partial is not None:
+                    data = data.skip(partial.batches)
+                logs = self.fit_epoch(
+                    data, validation, epoch, start + epochs, [request, users]
+                )
+                if request.stopped and not is_whole_epoch(data, request.batches):
+                    partial = (partial or PartialEpoch(0, {})).extended(
+                        logs, request.batches
+                    )
+                    state = self._state(epoch, seed, stopper, partial)
+                    raise self._interrupted(request.requested, state)
+                if partial is not None:
+                    logs, partial = partial.merged(logs, request.batches), None
+                for name, value in logs.items():
+                    self.history_.setdefault(name, []).append(float(value))
+                if stopper is not None:
+                    stopper.update(epoch, logs, self.model_)
+                state = self._state(epoch + 1, seed, stopper, None)
+                last = epoch + 1 == start + epochs
+                path = unsaved = None
+                if last or (epoch + 1) % self.checkpoint_every == 0:
+                    path = self._checkpoint(state)
+                else:
+                    unsaved = state
+                if request.requested:  # writes the state if it is not yet
+                    raise self._interrupted(request.requested, state, path)
+                if self.model_.stop_training:  # asked by one of the user's callbacks
+                    break
+            if unsaved is not None:  # stopped early: the last epoch is kept too
+                self._checkpoint(unsaved)
+        if stopper is not None:
+            stopper.restore_best(self.model_)
+
+    def _state(
+        self,
+        epochs: int,
+        seed: int | None,
+        stopper: EarlyStopper | None,
+        partial: PartialEpoch | None,
+    ) -> TrainingState:
+        """Return the training state after ``epochs`` epochs (and ``partial``)."""
+        return TrainingState(
+            progress=Progress(epochs, 0 if partial is None else partial.batches),
+            seed=seed,
+            early_stopping=None if stopper is None else stopper.state(),
+            partial_logs=None if partial is None else partial.logs,
+            random_states=random_states(self.model_),
+            best_weights=None if stopper is None else stopper.best_weights,
+        )
+
+    def _interrupted(
+        self, reason: str, state: TrainingState, path: Path | None = None
+    ) -> TrainingInterrupted:
+        """Keep ``state`` for the next fit, save it if not yet, return the error."""
+        self._interrupted_state = state  # a warm fit in this process goes on here
+        if path is None:
+            path = self._checkpoint(state)
+        name, progress = type(self).__name__, state.progress
+        if path is not None:
+            how = (
+                f"The training state is saved in {str(path)!r}; to resume, call fit "
+                f"again with warm_start=True and checkpoint_dir="
+                f"{str(self.checkpoint_dir)!r}."
+            )
+        else:
+            how = (
+                f"history_ holds the {len(self.history_.get('loss', []))} complete "
+                "epochs. Set checkpoint_dir to be able to resume an interrupted fit."
+            )
+        return TrainingInterrupted(
+            f"{name}.fit was interrupted by {reason} at {progress.describe()}. {how}",
+            progress=progress,
+            checkpoint=path,
+            reason=reason,
+        )
 
     # -------------------------------------------------------------- checkpoints
     def _checkpoint(self, state: TrainingState) -> Path | None:
@@ -525,39 +777,9 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         return self._compiled[name]
 
     # -------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path | None:
-        """Save the fitted estimator to a directory that never unpickles code.
-
-        The directory holds ``model.keras`` and ``estimator.json`` (parameters,
-        fitted attributes, library versions). Read it with :func:`oasisgen.load`.
-        The save is atomic: a failure leaves any existing ``path`` untouched.
-        Under ``distribute="multi_worker"`` only the chief writes ``path``; the
-        other workers write into a scratch folder that is removed at once.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Directory to create.
-        overwrite : bool, default=False
-            Replace an existing ``path``.
-
-        Returns
-        -------
-        path : Path or None
-            The saved directory; None on a worker other than the chief.
-
-        Notes
-        -----
-        Share models in this format. Loading a pickle (``joblib.load``,
-        ``pickle.load``) can execute any code the file holds, so load pickles only
-        from sources you trust; :func:`oasisgen.load` reads parameters from JSON
-        and the Keras model with ``safe_mode=True``, so nothing in the files runs.
-        """
-        check_is_fitted(self)
-        if not writes_files(self.distribute):
-            discard_writes(self._write_saved)
-            return None
-        return save_directory(path, self._write_saved, overwrite=overwrite)
+    def _writes_files(self) -> bool:
+        """Whether this process writes files (not a worker other than the chief)."""
+        return writes_files(self.distribute)
 
     def _write_saved(self, folder: Path) -> None:
         """Write ``model.keras`` and ``estimator.json`` into ``folder``."""
@@ -617,3 +839,7 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         clone = type(self).__new__(type(self))
         clone.__setstate__(self.__getstate__())
         return clone
+
+
+KerasEstimatorMixin = KerasEstimator
+"""The former name of :class:`KerasEstimator`, for code that imports it."""

@@ -12,7 +12,6 @@ small training set.
 from __future__ import annotations
 
 import math
-import os
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,9 @@ from oasisgen.datasets.validation import check_sampling_options, check_slice_pos
 from oasisgen.estimators._base import seed_from
 from oasisgen.estimators._inputs import image_source
 from oasisgen.estimators._persistence import (
-    discard_writes,
+    SaveMixin,
     load,
     register_estimator,
-    save_directory,
     write_manifest,
 )
 from oasisgen.estimators._prior import PixelCNNPrior
@@ -44,7 +42,7 @@ _PARTS = ("vqvae_", "top_prior_", "bottom_prior_")
 
 
 @register_estimator
-class HierarchicalGenerator(BaseEstimator):
+class HierarchicalGenerator(SaveMixin, BaseEstimator):
     """Generate slices: top codes, then bottom codes given the top, then decode.
 
     ``fit`` trains the VQ-VAE-2 on images, encodes them, fits the top prior on the
@@ -595,38 +593,16 @@ tf.data.Dataset
         return (quality, samples) if return_samples else quality
 
     # -------------------------------------------------------------- persistence
-    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path | None:
-        """Save the three fitted parts to a directory that never unpickles code.
+    def _write_saved(self, folder: Path) -> None:
+        """Write each part's saved directory and ``estimator.json`` into ``folder``."""
+        for part in _PARTS:
+            getattr(self, part).save(folder / part.rstrip("_"))
+        positions = self.slice_positions_
+        fitted = {"slice_positions_": None if positions is None else positions.tolist()}
+        write_manifest(folder, self, fitted)
 
-        Parameters
-        ----------
-        path : str or path-like
-            Directory to create; it gets ``estimator.json`` and one saved estimator
-            per part (``vqvae/``, ``top_prior/``, ``bottom_prior/``).
-        overwrite : bool, default=False
-            Replace an existing ``path``.
-
-        Returns
-        -------
-        path : Path or None
-            The saved directory; None on a worker other than the chief of a
-            multi-worker run, which writes nothing.
-        """
-        check_is_fitted(self)
-
-        def write(folder: Path) -> None:
-            for part in _PARTS:
-                getattr(self, part).save(folder / part.rstrip("_"))
-            positions = self.slice_positions_
-            fitted = {
-                "slice_positions_": None if positions is None else positions.tolist()
-            }
-            write_manifest(folder, self, fitted)
-
-        if not all(writes_files(getattr(self, part).distribute) for part in _PARTS):
-            discard_writes(write)
-            return None
-        return save_directory(path, write, overwrite=overwrite)
+    def _writes_files(self) -> bool:
+        return all(writes_files(getattr(self, part).distribute) for part in _PARTS)
 
     @classmethod
     def _from_saved(cls, folder: Path, manifest: dict[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from typing import Any
 
 import keras
 import numpy
+from sklearn.utils.validation import check_is_fitted
 
 import oasisgen
 
@@ -40,7 +41,8 @@ def register_estimator(cls: type) -> type:
     Parameters
     ----------
     cls : type
-        An estimator class with ``_save_state`` and ``_load_state`` methods.
+        An estimator class with a ``_from_saved(folder, manifest)`` class
+        method, such as a :class:`SaveMixin`.
 
     Returns
     -------
@@ -49,6 +51,79 @@ def register_estimator(cls: type) -> type:
     """
     _REGISTRY[cls.__name__] = cls
     return cls
+
+
+class SaveMixin:
+    """``save(path)``: a fitted estimator to a directory that :func:`load` reads.
+
+    The one implementation of ``save`` for every estimator; a class provides
+    the hooks:
+
+    - ``_write_saved(folder)`` writes ``estimator.json`` (with
+      :func:`write_manifest`) and the rest of the files into ``folder``;
+    - ``_writes_files()`` says whether this process writes files (not a worker
+      other than the chief of a multi-worker run);
+    - ``_from_saved(folder, manifest)``, a class method, rebuilds the estimator
+      for :func:`load` (with the class registered by :func:`register_estimator`).
+    """
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path | None:
+        """Save the fitted estimator to a directory that never unpickles code.
+
+        The directory holds ``estimator.json`` (parameters, fitted attributes,
+        library versions) and the fitted models: ``model.keras`` for a
+        ``VQVAE2Estimator`` or a ``PixelCNNPrior``, one saved estimator per part
+        for a ``HierarchicalGenerator`` (``vqvae/``, ``top_prior/``,
+        ``bottom_prior/``). Read it with :func:`oasisgen.load`. The save is
+        atomic: a failure leaves any existing ``path`` untouched. Under
+        ``distribute="multi_worker"`` only the chief writes ``path``; the other
+        workers write into a scratch folder that is removed at once.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to create.
+        overwrite : bool, default=False
+            Replace an existing ``path``.
+
+        Returns
+        -------
+        path : Path or None
+            The saved directory; None on a worker other than the chief.
+
+        Notes
+        -----
+        Share models in this format. Loading a pickle (``joblib.load``,
+        ``pickle.load``) can execute any code the file holds, so load pickles only
+        from sources you trust; :func:`oasisgen.load` reads parameters from JSON
+        and the Keras models with ``safe_mode=True``, so nothing in the files runs.
+
+        Examples
+        --------
+        >>> import tempfile, numpy as np, oasisgen
+        >>> from oasisgen import PixelCNNPrior
+        >>> codes = np.random.default_rng(0).integers(0, 4, (8, 4, 4))
+        >>> prior = PixelCNNPrior(num_embeddings=4, n_layers=1, hidden_channels=4,
+        ...                       epochs=1, random_state=0).fit(codes)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = prior.save(tmp + "/prior")
+        ...     sorted(p.name for p in folder.iterdir())
+        ['estimator.json', 'model.keras']
+        """
+        check_is_fitted(self)
+        if not self._writes_files():
+            discard_writes(self._write_saved)
+            return None
+        return save_directory(path, self._write_saved, overwrite=overwrite)
+
+    def _write_saved(self, folder: Path) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say what it saves; define "
+            "_write_saved(self, folder)."
+        )
+
+    def _writes_files(self) -> bool:
+        return True
 
 
 def save_directory(

@@ -21,18 +21,17 @@ from oasisgen.datasets.validation import (
 )
 from oasisgen.estimators._base import (
     TRAINING_CONSTRAINTS,
-    KerasEstimatorMixin,
+    KerasEstimator,
     seed_from,
 )
 from oasisgen.estimators._persistence import register_estimator
-from oasisgen.estimators._training import epoch_seed
 from oasisgen.nn import GatedPixelCNN, Sampler
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
 
 @register_estimator
-class PixelCNNPrior(KerasEstimatorMixin, DensityMixin, BaseEstimator):
+class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
     """Autoregressive prior over maps of discrete codes (gated PixelCNN).
 
     Learns ``p(codes)``, or ``p(codes | condition)`` when fitted with a condition
@@ -314,14 +313,7 @@ optional
         else:  # a warm start must stay within the fitted codebooks
             check_code_maps(codes, caller=name, num_embeddings=self.num_embeddings_)
         train, validation = self._split(codes, condition, global_condition, seed)
-        self._run_epochs(
-            lambda epoch: self._dataset(
-                *train, shuffle_seed=epoch_seed(seed, epoch), shuffle=True
-            ),
-            None if validation is None else self._dataset(*validation, shuffle=False),
-            epochs=self._epochs_to_train(),
-            seed=seed,
-        )
+        self._run_epochs(train, validation, epochs=self._epochs_to_train(), seed=seed)
         return self
 
     def _check_condition_shape(
@@ -394,27 +386,44 @@ optional
             None if global_condition is None else int(global_condition.shape[1])
         )
 
-        def build() -> GatedPixelCNN:
-            model = GatedPixelCNN(
-                num_embeddings=self.num_embeddings_,
-                n_layers=self.n_layers,
-                channels=self._hidden_channels(),
-                kernel_size=self.kernel_size,
-                dropout=self.dropout,
-                condition_num_embeddings=self.condition_num_embeddings_,
-                condition_upsample=self.condition_upsample,
-                condition_channels=self.condition_channels,
-                condition_layers=self.condition_layers,
-                global_condition_dim=self.global_condition_dim_,
-                mirror_context=self.mirror_context,
-                seed=seed,
-            )
-            model.build(None)
-            return model
-
         self._new_model(
-            build, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            seed, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         )
+
+    def build_model(self, seed: int | None) -> GatedPixelCNN:
+        """Return the built :class:`~oasisgen.nn.GatedPixelCNN` a new fit trains.
+
+        An override point (see the user guide, "Extending the estimators"):
+        ``fit`` calls it for a new model, once ``num_embeddings_``,
+        ``condition_num_embeddings_``, ``grid_shape_`` and
+        ``global_condition_dim_`` are set, inside the ``distribute`` strategy.
+
+        Parameters
+        ----------
+        seed : int or None
+            The fit's seed, for the initialisers and the dropout.
+
+        Returns
+        -------
+        model : GatedPixelCNN
+            Built, not compiled; ``fit`` compiles it with a cross-entropy loss.
+        """
+        model = GatedPixelCNN(
+            num_embeddings=self.num_embeddings_,
+            n_layers=self.n_layers,
+            channels=self._hidden_channels(),
+            kernel_size=self.kernel_size,
+            dropout=self.dropout,
+            condition_num_embeddings=self.condition_num_embeddings_,
+            condition_upsample=self.condition_upsample,
+            condition_channels=self.condition_channels,
+            condition_layers=self.condition_layers,
+            global_condition_dim=self.global_condition_dim_,
+            mirror_context=self.mirror_context,
+            seed=seed,
+        )
+        model.build(None)
+        return model
 
     def _split(
         self,
@@ -425,37 +434,40 @@ optional
     ) -> tuple[tuple, tuple | None]:
         if self.validation_fraction == 0:
             return (codes, condition, global_condition), None
-        n_held_out = int(round(self.validation_fraction * len(codes)))
-        if not 1 <= n_held_out < len(codes):
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} of {len(codes)} "
-                f"maps leaves {n_held_out} for validation; expected at least one map "
-                "on each side. Use more maps or change validation_fraction."
-            )
-        order = np.random.RandomState(seed).permutation(len(codes))
-        parts = [order[n_held_out:], order[:n_held_out]]
-        return tuple(
-            tuple(
-                None if a is None else a[part]
-                for a in (codes, condition, global_condition)
-            )
-            for part in parts
-        )
+        return self._hold_out((codes, condition, global_condition), seed, unit="map")
 
-    def _dataset(
+    def training_data(
         self,
-        codes: np.ndarray,
-        condition: np.ndarray | None,
-        global_condition: np.ndarray | None,
+        data: tuple[np.ndarray, np.ndarray | None, np.ndarray | None],
         *,
         shuffle: bool,
-        shuffle_seed: int | None = None,
+        seed: int | None,
     ) -> tf.data.Dataset:
+        """Return the batches of ``batch_size`` code maps that ``fit`` trains on.
+
+        An override point (see the user guide, "Extending the estimators").
+
+        Parameters
+        ----------
+        data : tuple
+            ``(codes, condition, global_condition)``, the training or validation
+            part of what ``fit`` got; the conditions may be None.
+        shuffle : bool
+            True for the training maps of an epoch, False for validation.
+        seed : int or None
+            The epoch's shuffling seed; None for validation.
+
+        Returns
+        -------
+        batches : tf.data.Dataset
+            ``(inputs, codes)`` batches, the inputs as ``model_`` takes them.
+        """
+        codes, condition, global_condition = data
         inputs = _model_inputs(codes, condition, global_condition)
-        data = tf.data.Dataset.from_tensor_slices((inputs, codes))
+        batches = tf.data.Dataset.from_tensor_slices((inputs, codes))
         if shuffle:
-            data = data.shuffle(len(codes), seed=shuffle_seed)
-        return data.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+            batches = batches.shuffle(len(codes), seed=seed)
+        return batches.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ scoring
     def score_samples(

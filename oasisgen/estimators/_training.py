@@ -1,11 +1,11 @@
-"""The training loop: epochs, early stopping, stop signals, interrupted epochs.
+"""The pieces of the training loop: stop signals, early stopping, interrupted epochs.
 
-:class:`TrainingLoopMixin` trains the Keras model of an estimator one epoch per
-``model.fit`` call, so that each epoch's shuffling depends only on the seed and
-the epoch's number, and a run resumed from a checkpoint goes on exactly as an
-unbroken one would. The other pieces hold what a checkpoint must carry across a
-restart: the early-stopping state, the part of an interrupted epoch already
-trained, and the states of the model's random generators.
+The loop itself is :class:`~oasisgen.estimators._base.KerasEstimator`'s, which
+trains one epoch per ``model.fit`` call. The pieces here hold what a checkpoint
+must carry across a restart: the early-stopping state, the part of an
+interrupted epoch already trained, and the states of the model's random
+generators; and the stop on SIGINT or SIGTERM, which ends a fit with
+:class:`TrainingInterrupted`.
 """
 
 from __future__ import annotations
@@ -17,25 +17,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from oasisgen.estimators._checkpoints import (
-    Progress,
-    TrainingState,
-    finite_or_none,
-    remove_staging,
-)
-from oasisgen.nn.callbacks import (
-    RunCallbacks,
-    RunProgbarLogger,
-    StopOnNonFiniteLoss,
-    StopOnRequest,
-)
+from oasisgen.estimators._checkpoints import Progress, finite_or_none
+from oasisgen.nn.callbacks import RunCallbacks, StopOnRequest
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM")
 
@@ -238,189 +227,7 @@ def _seed_variables(model: keras.Model) -> list[Any]:
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
-class TrainingLoopMixin:
-    """The epoch loop of the Keras-backed estimators.
-
-    Expects ``model_``, ``history_``, the training parameters (``early_stopping``,
-    ``n_iter_no_change``, ``verbose``, ``checkpoint_dir``, ``checkpoint_every``,
-    ``warm_start``, ``epochs``, ``callbacks``) and ``_checkpoint(state)`` (see
-    :class:`KerasEstimatorMixin`).
-    An interrupted fit keeps its state in ``_interrupted_state``, so that a warm
-    fit of the same estimator goes on exactly where it stopped.
-    """
-
-    def _epochs_to_train(self) -> int:
-        """Return how many epochs ``fit`` trains.
-
-        With ``checkpoint_dir`` and ``warm_start``, ``epochs`` is the total of the
-        run, so a resumed fit trains what is left; otherwise ``epochs`` more.
-        """
-        if self.checkpoint_dir is not None and self.warm_start:
-            return max(self.epochs - len(self.history_.get("loss", [])), 0)
-        return self.epochs
-
-    def _run_epochs(
-        self,
-        train_for: Callable[[int], tf.data.Dataset],
-        validation: tf.data.Dataset | None,
-        *,
-        epochs: int,
-        seed: int | None,
-    ) -> None:
-        """Train ``model_`` for ``epochs`` more epochs, extending ``history_``.
-
-        ``train_for(epoch)`` gives the training batches of an epoch (numbered from
-        0 over the whole run), so that a resumed run shuffles as an uninterrupted
-        one. After each epoch, ``history_`` grows and, with ``checkpoint_dir``, a
-        checkpoint is written after every ``checkpoint_every``-th epoch (numbered
-        over the run) and after the last one, also when early stopping or a
-        callback ends the run (not when an error does). SIGINT and
-        SIGTERM stop training at the end of the current batch, write a checkpoint
-        and raise :class:`TrainingInterrupted`.
-        A NaN or inf loss restores the last complete epoch and raises
-        FloatingPointError. The user's ``callbacks`` see the run as one Keras fit
-        (:class:`~oasisgen.nn.callbacks.RunCallbacks`), ending in ``on_train_end``
-        however it ends; one that sets ``model.stop_training`` ends the run after
-        the current epoch, as in Keras.
-        """
-        resume, self._resume_state = getattr(self, "_resume_state", None), None
-        stopper = None
-        if self.early_stopping:
-            monitor = "val_loss" if validation is not None else "loss"
-            stopper = EarlyStopper(monitor, self.n_iter_no_change)
-            if resume is not None:
-                stopper.restore(resume.early_stopping, resume.best_weights)
-        partial = None
-        if resume is not None and resume.progress.batches:
-            partial = PartialEpoch(resume.progress.batches, resume.partial_logs or {})
-        if self.checkpoint_dir is not None:
-            remove_staging(self.checkpoint_dir)
-        request = StopOnRequest()
-        if validation is not None:
-            validation = without_autotuning(validation)
-        start = len(self.history_.get("loss", []))
-        self.callbacks_ = _copies(self.callbacks, caller=f"{type(self).__name__}.fit")
-        users = RunCallbacks(self.callbacks_, self.model_, start + epochs)
-        users.begin()
-        logs: dict[str, float] | None = None
-        unsaved: TrainingState | None = None  # the last epoch's, if not written
-        with stop_on_signals(request), _ending(users, lambda: logs):
-            for epoch in range(start, start + epochs):
-                if stopper is not None and stopper.stopped:
-                    break
-                if request.requested:  # arrived before the epoch began
-                    state = self._state(epoch, seed, stopper, partial)
-                    raise self._interrupted(request.requested, state)
-                data = without_autotuning(train_for(epoch))
-                if partial is not None:
-                    data = data.skip(partial.batches)
-                logs = self._fit_epoch(
-                    data, validation, epoch, start + epochs, [request, users]
-                )
-                if request.stopped and not _is_whole(data, request.batches):
-                    partial = (partial or PartialEpoch(0, {})).extended(
-                        logs, request.batches
-                    )
-                    state = self._state(epoch, seed, stopper, partial)
-                    raise self._interrupted(request.requested, state)
-                if partial is not None:
-                    logs, partial = partial.merged(logs, request.batches), None
-                for name, value in logs.items():
-                    self.history_.setdefault(name, []).append(float(value))
-                if stopper is not None:
-                    stopper.update(epoch, logs, self.model_)
-                state = self._state(epoch + 1, seed, stopper, None)
-                last = epoch + 1 == start + epochs
-                path = unsaved = None
-                if last or (epoch + 1) % self.checkpoint_every == 0:
-                    path = self._checkpoint(state)
-                else:
-                    unsaved = state
-                if request.requested:  # writes the state if it is not yet
-                    raise self._interrupted(request.requested, state, path)
-                if self.model_.stop_training:  # asked by one of the user's callbacks
-                    break
-            if unsaved is not None:  # stopped early: the last epoch is kept too
-                self._checkpoint(unsaved)
-        if stopper is not None:
-            stopper.restore_best(self.model_)
-
-    def _state(
-        self,
-        epochs: int,
-        seed: int | None,
-        stopper: EarlyStopper | None,
-        partial: PartialEpoch | None,
-    ) -> TrainingState:
-        """Return the training state after ``epochs`` epochs (and ``partial``)."""
-        return TrainingState(
-            progress=Progress(epochs, 0 if partial is None else partial.batches),
-            seed=seed,
-            early_stopping=None if stopper is None else stopper.state(),
-            partial_logs=None if partial is None else partial.logs,
-            random_states=random_states(self.model_),
-            best_weights=None if stopper is None else stopper.best_weights,
-        )
-
-    def _fit_epoch(
-        self,
-        data: tf.data.Dataset,
-        validation: tf.data.Dataset | None,
-        epoch: int,
-        last_epoch: int,
-        callbacks: list[keras.callbacks.Callback],
-    ) -> dict[str, float]:
-        """Train one epoch; return its figures. Raise if the loss is not finite."""
-        guard = StopOnNonFiniteLoss()
-        callbacks = [guard, *callbacks]
-        if self.verbose:
-            callbacks.append(RunProgbarLogger(last_epoch))
-        history = self.model_.fit(
-            data,
-            validation_data=validation,
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipelines shuffle, with the seed
-            verbose=self.verbose,
-        ).history
-        if guard.diverged:  # the model is back at the end of the last epoch
-            raise FloatingPointError(
-                f"{type(self).__name__}.fit stopped: the loss became NaN or inf at "
-                f"{guard.where}. The model keeps the weights of the last complete "
-                f"epoch ({len(self.history_.get('loss', []))} epochs in history_). "
-                "Lower learning_rate, or check the data for extreme values."
-            )
-        return {name: float(values[-1]) for name, values in history.items() if values}
-
-    def _interrupted(
-        self, reason: str, state: TrainingState, path: Path | None = None
-    ) -> TrainingInterrupted:
-        """Keep ``state`` for the next fit, save it if not yet, return the error."""
-        self._interrupted_state = state  # a warm fit in this process goes on here
-        if path is None:
-            path = self._checkpoint(state)
-        name, progress = type(self).__name__, state.progress
-        if path is not None:
-            how = (
-                f"The training state is saved in {str(path)!r}; to resume, call fit "
-                f"again with warm_start=True and checkpoint_dir="
-                f"{str(self.checkpoint_dir)!r}."
-            )
-        else:
-            how = (
-                f"history_ holds the {len(self.history_.get('loss', []))} complete "
-                "epochs. Set checkpoint_dir to be able to resume an interrupted fit."
-            )
-        return TrainingInterrupted(
-            f"{name}.fit was interrupted by {reason} at {progress.describe()}. {how}",
-            progress=progress,
-            checkpoint=path,
-            reason=reason,
-        )
-
-
-def _copies(
+def copy_callbacks(
     callbacks: list[keras.callbacks.Callback] | None, *, caller: str
 ) -> list[keras.callbacks.Callback]:
     """Return fresh copies of the user's callbacks for one fit, as skorch does.
@@ -439,7 +246,7 @@ def _copies(
 
 
 @contextmanager
-def _ending(
+def ending_callbacks(
     callbacks: RunCallbacks, last_logs: Callable[[], dict[str, float] | None]
 ) -> Iterator[None]:
     """End the run of the user's callbacks however the block ends."""
@@ -480,7 +287,7 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
     return None if seed is None else seed + epoch
 
 
-def _is_whole(data: tf.data.Dataset, batches: int) -> bool:
+def is_whole_epoch(data: tf.data.Dataset, batches: int) -> bool:
     """Whether ``batches`` batches are all of ``data`` (when its size is known)."""
     cardinality = int(data.cardinality())
     return cardinality >= 0 and batches >= cardinality

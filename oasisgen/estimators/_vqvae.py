@@ -14,13 +14,9 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets.validation import check_code_maps
-from oasisgen.estimators._base import (
-    TRAINING_CONSTRAINTS,
-    KerasEstimatorMixin,
-)
+from oasisgen.estimators._base import TRAINING_CONSTRAINTS, KerasEstimator
 from oasisgen.estimators._inputs import ImageSource, image_source
 from oasisgen.estimators._persistence import register_estimator
-from oasisgen.estimators._training import epoch_seed
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
 from oasisgen.nn.vqvae2 import BOTTOM_STRIDES, TOP_STRIDE
@@ -67,7 +63,7 @@ def auto_training_settings(n_slices: int | None) -> tuple[int, float]:
 
 
 @register_estimator
-class VQVAE2Estimator(KerasEstimatorMixin, TransformerMixin, BaseEstimator):
+class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
     """Two-level VQ-VAE-2 for grayscale slices, as a scikit-learn transformer.
 
     The model (Razavi et al. 2019) encodes an image of H x W pixels into a top map of
@@ -485,42 +481,72 @@ tf.data.Dataset
                 f"{self.validation_fraction} of a tf.data.Dataset; pass "
                 "validation_data=... or set validation_fraction=0."
             )
-        n_held_out = int(round(self.validation_fraction * len(source.array)))
-        if not 1 <= n_held_out < len(source.array):
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} of "
-                f"{len(source.array)} images leaves {n_held_out} for validation; "
-                "expected at least one image on each side. Use more images or "
-                "change validation_fraction."
-            )
-        order = np.random.RandomState(seed).permutation(len(source.array))
-        train = source.array[order[n_held_out:]]
-        held_out = source.array[order[:n_held_out]]
+        (train,), (held_out,) = self._hold_out((source.array,), seed, unit="image")
         return (
             ImageSource(train, None, None, source.image_shape),
             ImageSource(held_out, None, None, source.image_shape),
         )
 
     def _initialise(self, image_shape: tuple[int, int], seed: int | None) -> None:
-        def build() -> VQVAE2:
-            model = VQVAE2(
-                num_embeddings=self.num_embeddings,
-                embedding_dim=self.embedding_dim,
-                hidden_channels=self.hidden_channels,
-                n_res_blocks=self.n_res_blocks,
-                n_res_channels=self.n_res_channels,
-                commitment_cost=self.commitment_cost,
-                decay=self.decay,
-                bottom_stride=self.bottom_stride,
-                top_reconstruction_weight=self.top_reconstruction_weight,
-                gradient_loss_weight=self.gradient_loss_weight,
-                seed=seed,
-            )
-            model.build((None, *image_shape, 1))
-            return model
-
-        self._new_model(build)
+        self.image_shape_ = (int(image_shape[0]), int(image_shape[1]))
+        self._new_model(seed)
         self._set_shapes(image_shape)
+
+    def build_model(self, seed: int | None) -> VQVAE2:
+        """Return the built :class:`~oasisgen.nn.VQVAE2` that a new fit trains.
+
+        An override point (see the user guide, "Extending the estimators"):
+        ``fit`` calls it for a new model, with ``image_shape_`` set to the
+        training images' size, inside the ``distribute`` strategy.
+
+        Parameters
+        ----------
+        seed : int or None
+            The fit's seed, for the initialisers and the codebook restarts.
+
+        Returns
+        -------
+        model : VQVAE2
+            Built for images of ``image_shape_``, not compiled.
+        """
+        model = VQVAE2(
+            num_embeddings=self.num_embeddings,
+            embedding_dim=self.embedding_dim,
+            hidden_channels=self.hidden_channels,
+            n_res_blocks=self.n_res_blocks,
+            n_res_channels=self.n_res_channels,
+            commitment_cost=self.commitment_cost,
+            decay=self.decay,
+            bottom_stride=self.bottom_stride,
+            top_reconstruction_weight=self.top_reconstruction_weight,
+            gradient_loss_weight=self.gradient_loss_weight,
+            seed=seed,
+        )
+        model.build((None, *self.image_shape_, 1))
+        return model
+
+    def training_data(
+        self, data: ImageSource, *, shuffle: bool, seed: int | None
+    ) -> tf.data.Dataset:
+        """Return the batches of ``batch_size_`` images that ``fit`` trains on.
+
+        An override point (see the user guide, "Extending the estimators").
+
+        Parameters
+        ----------
+        data : ImageSource
+            The training or validation images, as ``fit`` holds them.
+        shuffle : bool
+            True for the training images of an epoch, False for validation.
+        seed : int or None
+            The epoch's shuffling seed; None for validation.
+
+        Returns
+        -------
+        batches : tf.data.Dataset
+            Batches of float32 images of shape ``(batch, height, width, 1)``.
+        """
+        return data.training_data(self.batch_size_, shuffle=shuffle, seed=seed)
 
     def _set_shapes(self, image_shape: tuple[int, int]) -> None:
         height, width = image_shape
@@ -538,16 +564,7 @@ tf.data.Dataset
         epochs: int,
         seed: int | None,
     ) -> None:
-        self._run_epochs(
-            lambda epoch: train.training_data(
-                self.batch_size_, shuffle=True, seed=epoch_seed(seed, epoch)
-            ),
-            None
-            if validation is None
-            else validation.training_data(self.batch_size_, shuffle=False, seed=None),
-            epochs=epochs,
-            seed=seed,
-        )
+        self._run_epochs(train, validation, epochs=epochs, seed=seed)
         self._set_codebook_usage()
 
     def _set_codebook_usage(self) -> None:

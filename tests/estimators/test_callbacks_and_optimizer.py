@@ -183,3 +183,27 @@ def test_a_bad_optimizer_leaves_a_fitted_estimator_as_it_was():
     assert len(estimator.history_["loss"]) == 1
     for before, after in zip(weights, estimator.model_.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
+
+
+def test_a_resumed_fit_keeps_the_adamw_optimizer_and_its_state(tmp_path):
+    estimator, X = prior(optimizer="adamw", epochs=2, checkpoint_dir=tmp_path / "run")
+    estimator.fit(X)
+    saved = estimator.model_.optimizer
+    resumed = clone(estimator).set_params(warm_start=True)
+    resumed.fit(X)  # a new estimator: reads the checkpoint of epoch 2, trains none
+    optimizer = resumed.model_.optimizer
+    assert type(optimizer) is keras.optimizers.AdamW
+    assert int(optimizer.iterations) == int(saved.iterations) == 2 * 2  # 32 maps
+    assert float(optimizer.weight_decay) == pytest.approx(float(saved.weight_decay))
+    assert len(optimizer.variables) == len(saved.variables) > 2  # its moments too
+    for mine, theirs in zip(optimizer.variables, saved.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    unbroken, _ = prior(optimizer="adamw", epochs=4)
+    unbroken.fit(X)
+    resumed = clone(resumed).set_params(epochs=4).fit(X)  # from the checkpoint
+    assert int(resumed.model_.optimizer.iterations) == 4 * 2
+    assert resumed.history_["loss"] == pytest.approx(unbroken.history_["loss"])
+    for mine, theirs in zip(
+        resumed.model_.get_weights(), unbroken.model_.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
