@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import json
 import os
 import tempfile
 import zipfile
@@ -35,11 +34,11 @@ from oasisgen.estimators._checkpoints import (
 )
 from oasisgen.estimators._persistence import (
     discard_writes,
+    jsonable,
     load_keras_model,
     read_manifest,
     save_directory,
     saved_params,
-    to_json,
     write_manifest,
 )
 from oasisgen.estimators._training import (
@@ -485,10 +484,10 @@ class KerasEstimatorMixin(TrainingLoopMixin):
         A parameter the checkpoint does not record (it is older than the
         parameter) was at its default when the checkpoint was made.
         """
-        mine = json.loads(json.dumps(saved_params(self), default=to_json))
+        mine = jsonable(saved_params(self), nan_to_none=False)
         defaults = saved_params(type(self)())
         saved = self._current_names(saved)
-        saved = {**json.loads(json.dumps(defaults, default=to_json)), **saved}
+        saved = {**jsonable(defaults, nan_to_none=False), **saved}
         different = [
             name
             for name, value in mine.items()

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from oasisgen.search._spec import SearchSpec, jsonable, read_search_file
+from oasisgen.search._spec import SearchSpec, read_search_file
 
 BACKENDS = ("loky", "dask")
 RESULTS_FILE = "cv_results.csv"
@@ -113,7 +113,7 @@ def run_search(
         run_search("search.toml", "runs/search", backend="dask",
                    scheduler="tcp://10.0.0.5:8786")
     """
-    from oasisgen.estimators._persistence import save_directory
+    from oasisgen.estimators.persistence import jsonable, save_directory
 
     if not isinstance(spec, SearchSpec):
         spec = read_search_file(spec)
@@ -342,6 +342,8 @@ def _write_cv_results(results: Mapping[str, Any], path: Path) -> None:
 
 
 def _csv_value(column: Any, row: int) -> Any:
+    from oasisgen.estimators.persistence import jsonable
+
     if np.ma.isMaskedArray(column) and np.ma.getmaskarray(column)[row]:
         return ""
     value = column[row]
