@@ -25,15 +25,15 @@ __all__ = ["bits_per_code", "codebook_usage", "perplexity", "psnr", "ssim"]
 
 # images per tf.image.ssim call: 64 images of 256x256 need a few tens of MB
 _BATCH_SIZE = 64
-_SSIM_FILTER_SIZE = 11
-_SSIM_FILTER_SIGMA = 1.5
+SSIM_FILTER_SIZE = 11
+SSIM_FILTER_SIGMA = 1.5
 _REDUCTIONS = ("mean", "none")
 _PAIR_SHAPE_TEXT = (
     "(height, width), (n_samples, height, width) or (n_samples, height, width, 1)"
 )
 
 
-def _as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
+def as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
     """Return images as a float array of shape (n_samples, height, width)."""
     array = np.asarray(images)
     check_real_dtype(array, caller=caller, expected="uint8 or float", name=name)
@@ -54,7 +54,7 @@ def _as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
     return array
 
 
-def _check_finite(array: np.ndarray, *, caller: str, name: str) -> None:
+def check_finite_floats(array: np.ndarray, *, caller: str, name: str) -> None:
     """Raise ValueError if a float array holds NaN or inf."""
     if np.issubdtype(array.dtype, np.floating):
         check_finite(array, caller=caller, expected="finite values", name=name)
@@ -89,10 +89,10 @@ def _check_pair(
             f"{caller} expected images_true and images_pred of the same shape; got "
             f"{np.shape(images_true)} and {np.shape(images_pred)}."
         )
-    true = _as_image_batch(images_true, caller=caller, name="images_true")
-    pred = _as_image_batch(images_pred, caller=caller, name="images_pred")
-    _check_finite(true, caller=caller, name="images_true")
-    _check_finite(pred, caller=caller, name="images_pred")
+    true = as_image_batch(images_true, caller=caller, name="images_true")
+    pred = as_image_batch(images_pred, caller=caller, name="images_pred")
+    check_finite_floats(true, caller=caller, name="images_true")
+    check_finite_floats(pred, caller=caller, name="images_pred")
     return true, pred
 
 
@@ -110,7 +110,7 @@ def _ssim_batch(
         tf.convert_to_tensor(pred[..., np.newaxis], dtype=tf.float32),
         max_val=data_range,
         filter_size=filter_size,
-        filter_sigma=_SSIM_FILTER_SIGMA,
+        filter_sigma=SSIM_FILTER_SIGMA,
     )
     return values.numpy().astype(np.float64)
 
@@ -184,7 +184,7 @@ def ssim(
         data_range=data_range,
         reduction=reduction,
     )
-    filter_size = min(_SSIM_FILTER_SIZE, true.shape[1], true.shape[2])
+    filter_size = min(SSIM_FILTER_SIZE, true.shape[1], true.shape[2])
     values = np.concatenate(
         [
             _ssim_batch(

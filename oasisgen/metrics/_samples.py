@@ -42,10 +42,10 @@ from sklearn.utils import check_random_state
 from oasisgen.datasets.imaging import resize_images
 from oasisgen.datasets.validation import check_slice_positions
 from oasisgen.metrics._reconstruction import (
-    _SSIM_FILTER_SIGMA,
-    _SSIM_FILTER_SIZE,
-    _as_image_batch,
-    _check_finite,
+    SSIM_FILTER_SIGMA,
+    SSIM_FILTER_SIZE,
+    as_image_batch,
+    check_finite_floats,
 )
 
 __all__ = [
@@ -105,14 +105,14 @@ def _check_slices(
 ) -> np.ndarray:
     """Return a batch of slices as float32 in [0, 1] of shape (n, height, width)."""
     shape = np.shape(images)
-    batch = _as_image_batch(images, caller=caller, name=name)
+    batch = as_image_batch(images, caller=caller, name=name)
     if len(shape) not in (3, 4):
         raise ValueError(
             f"{caller} expected {name} as a batch of slices of shape "
             f"{_SLICES_SHAPE_TEXT}; got an array of shape {shape}. For a single "
             "slice, add a first axis: image[np.newaxis]."
         )
-    _check_finite(batch, caller=caller, name=name)
+    check_finite_floats(batch, caller=caller, name=name)
     if np.issubdtype(batch.dtype, np.integer):
         low, high = batch.min(), batch.max()
         if low < 0 or high > 255:
@@ -656,7 +656,7 @@ def detail_energy(images: object) -> np.ndarray:
 def _gaussian_kernel(size: int) -> np.ndarray:
     """Return the normalised 1D Gaussian of tf.image.ssim's (separable) window."""
     offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    weights = np.exp(-(offsets**2) / (2.0 * _SSIM_FILTER_SIGMA**2))
+    weights = np.exp(-(offsets**2) / (2.0 * SSIM_FILTER_SIGMA**2))
     return (weights / weights.sum()).astype(np.float32)
 
 
@@ -700,7 +700,7 @@ def _chunk_size(images: np.ndarray) -> int:
 
 
 def _kernel_for(images: np.ndarray) -> tf.Tensor:
-    return tf.constant(_gaussian_kernel(min(_SSIM_FILTER_SIZE, *images.shape[1:])))
+    return tf.constant(_gaussian_kernel(min(SSIM_FILTER_SIZE, *images.shape[1:])))
 
 
 def _ssim_chunks(

@@ -227,9 +227,9 @@ def make_search(spec: SearchSpec, n_jobs: int | None = None, verbose: int = 0) -
 
 
 def _n_workers(n_jobs: int | None, n_fits: int) -> int:
-    from oasisgen.search._parallel import _effective_n_jobs
+    from oasisgen.search._parallel import effective_n_jobs
 
-    return max(1, min(_effective_n_jobs(-1 if n_jobs is None else n_jobs), n_fits))
+    return max(1, min(effective_n_jobs(-1 if n_jobs is None else n_jobs), n_fits))
 
 
 def _fit_with_loky(
@@ -283,13 +283,13 @@ def _dask_client(
     """Yield a client of ``scheduler``, or of a LocalCluster started for it."""
     from oasisgen.search._parallel import (
         TensorFlowWorkerPlugin,
-        _import_distributed,
         connect,
+        import_distributed,
         threads_per_worker,
         worker_environment,
     )
 
-    distributed = _import_distributed()
+    distributed = import_distributed()
     cluster, threads = None, None
     if scheduler is None:
         workers = _n_workers(n_jobs, n_fits)
