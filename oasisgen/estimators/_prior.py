@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets.validation import (
     check_code_maps,
+    check_condition_grid,
     check_global_condition,
     check_sampling_options,
 )
@@ -286,7 +287,12 @@ optional
                 name="condition",
                 num_embeddings=self.condition_num_embeddings,
             )
-            self._check_condition_shape(codes, condition, name)
+            check_condition_grid(
+                codes.shape,
+                condition.shape,
+                condition_upsample=self.condition_upsample,
+                caller=name,
+            )
         if global_condition is not None:
             global_condition = check_global_condition(
                 global_condition, n_samples=len(codes), caller=name
@@ -316,22 +322,6 @@ optional
             seed=seed,
         )
         return self
-
-    def _check_condition_shape(
-        self, codes: np.ndarray, condition: np.ndarray, caller: str
-    ) -> None:
-        factor = self.condition_upsample
-        expected = (len(codes), codes.shape[1] // factor, codes.shape[2] // factor)
-        if (
-            condition.shape != expected
-            or codes.shape[1] % factor
-            or codes.shape[2] % factor
-        ):
-            raise ValueError(
-                f"{caller} expected a condition of shape {expected} (one map per "
-                f"code map, {factor} times smaller: condition_upsample={factor}) for "
-                f"codes of shape {codes.shape}; got {condition.shape}."
-            )
 
     def _fits(
         self,
@@ -643,7 +633,12 @@ optional
                 name="condition",
                 num_embeddings=self.condition_num_embeddings_,
             )
-            self._check_condition_shape(codes, condition, name)
+            check_condition_grid(
+                codes.shape,
+                condition.shape,
+                condition_upsample=self.condition_upsample,
+                caller=name,
+            )
         global_condition = self._check_global(global_condition, len(codes), name)
         return codes, condition, global_condition
 

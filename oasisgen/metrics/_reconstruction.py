@@ -33,7 +33,7 @@ _PAIR_SHAPE_TEXT = (
 )
 
 
-def as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
+def _as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
     """Return images as a float array of shape (n_samples, height, width)."""
     array = np.asarray(images)
     check_real_dtype(array, caller=caller, expected="uint8 or float", name=name)
@@ -54,7 +54,7 @@ def as_image_batch(images: object, *, caller: str, name: str) -> np.ndarray:
     return array
 
 
-def check_finite_floats(array: np.ndarray, *, caller: str, name: str) -> None:
+def _check_finite(array: np.ndarray, *, caller: str, name: str) -> None:
     """Raise ValueError if a float array holds NaN or inf."""
     if np.issubdtype(array.dtype, np.floating):
         check_finite(array, caller=caller, expected="finite values", name=name)
@@ -89,10 +89,10 @@ def _check_pair(
             f"{caller} expected images_true and images_pred of the same shape; got "
             f"{np.shape(images_true)} and {np.shape(images_pred)}."
         )
-    true = as_image_batch(images_true, caller=caller, name="images_true")
-    pred = as_image_batch(images_pred, caller=caller, name="images_pred")
-    check_finite_floats(true, caller=caller, name="images_true")
-    check_finite_floats(pred, caller=caller, name="images_pred")
+    true = _as_image_batch(images_true, caller=caller, name="images_true")
+    pred = _as_image_batch(images_pred, caller=caller, name="images_pred")
+    _check_finite(true, caller=caller, name="images_true")
+    _check_finite(pred, caller=caller, name="images_pred")
     return true, pred
 
 

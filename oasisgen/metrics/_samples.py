@@ -40,12 +40,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from oasisgen.datasets.imaging import resize_images
-from oasisgen.datasets.validation import check_slice_positions
+from oasisgen.datasets.validation import (
+    check_images,
+    check_real_dtype,
+    check_slice_positions,
+)
 from oasisgen.metrics._reconstruction import (
     SSIM_FILTER_SIGMA,
     SSIM_FILTER_SIZE,
-    as_image_batch,
-    check_finite_floats,
 )
 
 __all__ = [
@@ -104,39 +106,16 @@ def _check_slices(
     images: object, *, caller: str, name: str, min_slices: int = 1
 ) -> np.ndarray:
     """Return a batch of slices as float32 in [0, 1] of shape (n, height, width)."""
-    shape = np.shape(images)
-    batch = as_image_batch(images, caller=caller, name=name)
-    if len(shape) not in (3, 4):
+    array = np.asarray(images)
+    check_real_dtype(array, caller=caller, expected="uint8 or float", name=name)
+    if array.ndim not in (3, 4):
         raise ValueError(
             f"{caller} expected {name} as a batch of slices of shape "
-            f"{_SLICES_SHAPE_TEXT}; got an array of shape {shape}. For a single "
+            f"{_SLICES_SHAPE_TEXT}; got an array of shape {array.shape}. For a single "
             "slice, add a first axis: image[np.newaxis]."
         )
-    check_finite_floats(batch, caller=caller, name=name)
-    if np.issubdtype(batch.dtype, np.integer):
-        low, high = batch.min(), batch.max()
-        if low < 0 or high > 255:
-            raise ValueError(
-                f"{caller} expected integer {name} in [0, 255] (uint8); got values "
-                f"in [{low}, {high}]. Scale them to floats in [0, 1] first."
-            )
-        batch = batch.astype(np.float32) / np.float32(255.0)
-    else:
-        batch = batch.astype(np.float32, copy=False)
-        low, high = float(batch.min()), float(batch.max())
-        if low < 0.0 or high > 1.0:
-            raise ValueError(
-                f"{caller} expected float {name} with values in [0, 1]; got values "
-                f"in [{low:.4g}, {high:.4g}]. Rescale them (e.g. with "
-                "oasisgen.preprocessing.IntensityScaler) or clip generated images "
-                "with np.clip(images, 0, 1)."
-            )
-    if len(batch) < min_slices:
-        raise ValueError(
-            f"{caller} expected at least {min_slices} slices in {name}; got "
-            f"{len(batch)} (an array of shape {shape})."
-        )
-    return batch
+    batch = check_images(array, caller=caller, min_samples=min_slices, name=name)
+    return batch[..., 0]
 
 
 def _check_same_size(

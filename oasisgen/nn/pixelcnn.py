@@ -58,6 +58,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from oasisgen.datasets.validation import check_condition_grid
 from oasisgen.nn.multi_worker import MultiWorkerLogsMixin
 from oasisgen.nn.seeds import LayerSeeds
 
@@ -549,7 +550,12 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 " call it on codes alone, without a condition."
             )
         if condition is not None:
-            self._check_condition_grid(tuple(codes.shape), tuple(condition.shape))
+            check_condition_grid(
+                tuple(codes.shape),
+                tuple(condition.shape),
+                condition_upsample=self.condition_upsample,
+                caller="GatedPixelCNN",
+            )
         if global_condition is not None:
             self._check_global_shape(tuple(codes.shape), global_condition)
         return codes, condition, global_condition
@@ -568,18 +574,6 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 f"{self.global_condition_dim}) for codes of shape {codes_shape}; got "
                 f"shape {shape}."
             )
-
-    def _check_condition_grid(self, codes_shape: tuple, condition_shape: tuple) -> None:
-        factor = self.condition_upsample
-        for size, condition_size in zip(
-            codes_shape[1:3], condition_shape[1:3], strict=True
-        ):
-            if None not in (size, condition_size) and size != condition_size * factor:
-                raise ValueError(
-                    f"GatedPixelCNN expected a condition of shape (n, h // "
-                    f"{factor}, w // {factor}) for codes of shape {codes_shape}; got "
-                    f"a condition of shape {condition_shape}."
-                )
 
     def condition_features(
         self, condition: Any, global_condition: Any = None

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from oasisgen.datasets.validation import (
     check_code_maps,
+    check_condition_grid,
     check_global_condition,
     check_sampling_options,
 )
@@ -235,19 +236,12 @@ class Sampler:
                 f"(n_samples, h // {model.condition_upsample}, "
                 f"w // {model.condition_upsample})."
             )
-        factor = model.condition_upsample
-        if height % factor or width % factor:
-            raise ValueError(
-                f"grid_shape must be divisible by condition_upsample={factor}; got "
-                f"{(height, width)}."
-            )
-        expected = (n_samples, height // factor, width // factor)
-        shape = np.shape(condition)
-        if shape != expected:
-            raise ValueError(
-                f"Expected a condition of shape {expected} for {n_samples} maps of "
-                f"shape {(height, width)}; got a condition of shape {shape}."
-            )
+        check_condition_grid(
+            (n_samples, height, width),
+            np.shape(condition),
+            condition_upsample=model.condition_upsample,
+            caller="Sampler.sample",
+        )
         return check_code_maps(
             condition,
             caller="Sampler.sample",

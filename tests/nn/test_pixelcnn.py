@@ -257,7 +257,12 @@ def test_bad_mask_type_raises():
     [
         (False, lambda c: (c, c[:, :3, :3]), "unconditional.*without a condition"),
         (True, lambda c: c, r"conditional \(condition_num_embeddings=4\)"),
-        (True, lambda c: (c, c), r"condition of shape \(n, h // 2.*\(2, 6, 6\)"),
+        (
+            True,
+            lambda c: (c, c),
+            r"GatedPixelCNN expected a condition of shape \(2, 3, 3\) .*for codes of "
+            r"shape \(2, 6, 6\); got a condition of shape \(2, 6, 6\)",
+        ),
         (False, lambda c: (c, c, c), "got 3 inputs"),
     ],
     ids=["condition to a plain model", "missing condition", "wrong grid", "triple"],

@@ -219,12 +219,15 @@ BAD_CONDITIONS = {
     "wrong grid": (
         np.zeros((2, 4, 4), "int32"),
         (4, 4),
-        r"Expected a condition of shape \(2, 2, 2\).*got.*\(2, 4, 4\)",
+        r"Sampler.sample expected a condition of shape \(2, 2, 2\) \(one map per "
+        r"code map, 2 times smaller: condition_upsample=2\) for codes of shape "
+        r"\(2, 4, 4\); got a condition of shape \(2, 4, 4\)\.$",
     ),
     "wrong count": (
         np.zeros((3, 2, 2), "int32"),
         (4, 4),
-        r"Expected a condition of shape \(2, 2, 2\).*got.*\(3, 2, 2\)",
+        r"expected a condition of shape \(2, 2, 2\).*got a condition of shape "
+        r"\(3, 2, 2\)",
     ),
     "code beyond the codebook": (
         np.full((2, 2, 2), 4, "int32"),
@@ -234,7 +237,8 @@ BAD_CONDITIONS = {
     "grid not divisible": (
         np.zeros((2, 2, 2), "int32"),
         (5, 4),
-        r"divisible by condition_upsample=2; got \(5, 4\)",
+        r"shape \(2, h // 2, 2\).*for codes of shape \(2, 5, 4\).*The codes' "
+        r"height and width must be multiples of 2\.",
     ),
 }
 
