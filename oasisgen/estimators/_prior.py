@@ -381,7 +381,7 @@ optional
             model = GatedPixelCNN(
                 num_embeddings=self.num_embeddings_,
                 n_layers=self.n_layers,
-                channels=self._hidden_channels(),
+                hidden_channels=self._hidden_channels(),
                 kernel_size=self.kernel_size,
                 dropout=self.dropout,
                 condition_num_embeddings=self.condition_num_embeddings_,

@@ -97,7 +97,7 @@ w // condition_upsample), optional
     --------
     >>> from oasisgen.nn.pixelcnn import GatedPixelCNN
     >>> from oasisgen.nn.sampling import sample_codes
-    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8)
+    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8)
     >>> codes = sample_codes(model, 2, (4, 5), seed=0)
     >>> codes.shape, codes.dtype.name
     ((2, 4, 5), 'int32')
@@ -134,7 +134,8 @@ class Sampler:
     --------
     >>> from oasisgen.nn.pixelcnn import GatedPixelCNN
     >>> from oasisgen.nn.sampling import Sampler
-    >>> sampler = Sampler(GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8))
+    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8)
+    >>> sampler = Sampler(model)
     >>> sampler.sample(3, (4, 4), temperature=0.5, top_k=2, seed=0).shape
     (3, 4, 4)
     """
@@ -327,7 +328,7 @@ class Sampler:
         """Yield the rows, computing each position of each layer once."""
         model = self.model
         n, height, width = shape
-        pad = model.kernel_size // 2
+        pad, channels = model.kernel_size // 2, model.hidden_channels
         dtype = model.compute_dtype
         row_step = self._function("fast", top_k)
         features = model.condition_features(condition, global_condition)
@@ -335,11 +336,10 @@ class Sampler:
         # The last k//2 + 1 vertical inputs of each layer (zeros above the map),
         # and the vertical pre-activations of the row above (zeros at first).
         windows = [
-            tf.zeros((n, pad + 1, width + 2 * pad, model.channels), dtype)
-            for _ in layers
+            tf.zeros((n, pad + 1, width + 2 * pad, channels), dtype) for _ in layers
         ]
-        above = [tf.zeros((n, 1, width, 2 * model.channels), dtype) for _ in layers]
-        previous = tf.zeros((n, 1, width, model.channels), dtype)  # row above, embedded
+        above = [tf.zeros((n, 1, width, 2 * channels), dtype) for _ in layers]
+        previous = tf.zeros((n, 1, width, channels), dtype)  # row above, embedded
         for i in range(height):
             noise = tf.constant(_row_noise(rng, n, width, model.num_embeddings))
             condition_row = features
@@ -414,12 +414,12 @@ class Sampler:
         """
         model = self.model
         n, width = noise.shape[0], noise.shape[1]
-        pad = model.kernel_size // 2
+        pad, channels = model.kernel_size // 2, model.hidden_channels
         dtype = model.compute_dtype
         windows = [
-            tf.zeros((n, 1, pad + 1, model.channels), dtype) for _ in model.gated_layers
+            tf.zeros((n, 1, pad + 1, channels), dtype) for _ in model.gated_layers
         ]
-        drawn = tf.zeros((n, 1, width, model.channels), dtype)
+        drawn = tf.zeros((n, 1, width, channels), dtype)
 
         def pixel(
             j: tf.Tensor,

@@ -469,7 +469,7 @@ def test_the_former_channels_parameter_warns_and_is_used():
     prior = PixelCNNPrior(**{**TINY_PRIOR, "channels": 8})
     with pytest.warns(FutureWarning, match="renamed hidden_channels"):
         prior.fit(make_row_codes(16))
-    assert prior.model_.channels == 8
+    assert prior.model_.hidden_channels == 8
     assert prior.get_params()["channels"] == 8  # kept as given, like any parameter
 
 

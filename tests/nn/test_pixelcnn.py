@@ -12,7 +12,7 @@ HEIGHT, WIDTH = 6, 7
 
 def _model(conditional=False, **kwargs):
     keras.utils.set_random_seed(0)
-    params = dict(num_embeddings=K, n_layers=3, channels=8, kernel_size=5)
+    params = dict(num_embeddings=K, n_layers=3, hidden_channels=8, kernel_size=5)
     if conditional:
         params.update(condition_num_embeddings=4, condition_channels=4)
     params.update(kwargs)
@@ -224,6 +224,29 @@ def test_keras_file_round_trip_in_safe_mode(conditional, mirror, tmp_path):
     assert isinstance(loaded, GatedPixelCNN)
     assert loaded.get_config() == model.get_config()
     np.testing.assert_allclose(loaded(inputs), expected, atol=1e-6)
+
+
+def test_hidden_channels_are_saved_under_their_name():
+    config = _model(False).get_config()
+    assert config["hidden_channels"] == 8
+    assert "channels" not in config
+
+
+def test_channels_still_works_with_a_future_warning():
+    with pytest.warns(FutureWarning, match=r"channels=\.\.\.\) is deprecated.*hidden"):
+        model = GatedPixelCNN(num_embeddings=K, n_layers=1, channels=6)
+    assert model.hidden_channels == 6
+    assert model.embedding.output_dim == 6
+
+
+def test_a_config_saved_with_channels_loads_without_a_warning(recwarn):
+    # what get_config wrote before hidden_channels: saved .keras models hold it
+    config = _model(False).get_config()
+    config["channels"] = config.pop("hidden_channels")
+    model = GatedPixelCNN.from_config(config)
+    assert model.hidden_channels == 8
+    assert model.get_config() == {**_model(False).get_config(), "name": config["name"]}
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
 
 
 def test_gated_layer_config_round_trip():

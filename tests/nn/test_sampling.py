@@ -32,7 +32,7 @@ def _model(
     model = GatedPixelCNN(
         K,
         n_layers=n_layers,
-        channels=8,
+        hidden_channels=8,
         kernel_size=kernel_size,
         mirror_context=mirror_context,
         **conditional,
@@ -158,7 +158,7 @@ def test_sampler_is_kept_with_its_model():
 
 def test_sampler_builds_an_unbuilt_model():
     keras.utils.set_random_seed(0)
-    model = GatedPixelCNN(K, n_layers=1, channels=4)
+    model = GatedPixelCNN(K, n_layers=1, hidden_channels=4)
     assert sample_codes(model, 1, (3, 3), seed=0).shape == (1, 3, 3)
 
 
