@@ -31,7 +31,7 @@ from oasisgen.nn import FusedAdam, GatedPixelCNN
 rng = np.random.default_rng(0)
 codes = rng.integers(0, 64, size=(64, 16, 16)).astype("int32")
 condition = rng.integers(0, 16, size=(64, 8, 8)).astype("int32")
-model = GatedPixelCNN(64, n_layers=8, channels=64, kernel_size=3, dropout=0.2,
+model = GatedPixelCNN(64, n_layers=8, hidden_channels=64, kernel_size=3, dropout=0.2,
                       condition_num_embeddings=16, seed=0)
 model.build(None)
 adam = FusedAdam if sys.argv[1] == "fused" else keras.optimizers.Adam

@@ -50,7 +50,7 @@ def build(prior: dict, jit: bool, policy: str):
     model = GatedPixelCNN(
         prior["codes"],
         n_layers=8,
-        channels=prior["channels"],
+        hidden_channels=prior["channels"],
         kernel_size=3,
         dropout=0.2,
         condition_num_embeddings=prior["condition"],

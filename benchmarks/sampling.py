@@ -73,7 +73,7 @@ def fast_against_naive(
     prior = PixelCNNPrior(
         num_embeddings=512,
         n_layers=n_layers,
-        channels=channels,
+        hidden_channels=channels,
         epochs=1,
         batch_size=16,
         random_state=0,

@@ -174,15 +174,6 @@ def test_nothing_in_the_package_imports_the_shims():
     assert not users, "\n".join(users)
 
 
-# a private module of another layer that a layer still reads, and why
-PRIVATE_EXCEPTIONS = {
-    # the atomic directory writer and the manifest's name, which every saved
-    # estimator shares; their module is the estimators' persistence
-    ("search", "oasisgen.estimators._persistence"),
-    ("cli", "oasisgen.estimators._persistence"),
-}
-
-
 def _imported_modules(path: Path):
     """Every ``oasisgen`` module a file imports (in functions too), with the line."""
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -202,9 +193,26 @@ def test_no_layer_imports_a_private_module_of_another():
             parts = module.split(".")
             if parts[0] != "oasisgen" or len(parts) < 2 or parts[1] == layer:
                 continue
-            private = any(part.startswith("_") for part in parts[2:])
-            if private and (layer, module) not in PRIVATE_EXCEPTIONS:
+            if any(part.startswith("_") for part in parts[2:]):
                 wrong.append(f"oasisgen/{relative}:{line} imports {module}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_module_imports_a_private_name_of_another():
+    # a name another module uses is part of what its module offers: no underscore
+    # (private modules of one package share plain names, as search._parallel does)
+    wrong = []
+    for _, relative, path in _package_files():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.ImportFrom) or node.level != 0:
+                continue
+            if not (node.module or "").startswith("oasisgen"):
+                continue
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.endswith("__")
+                if private:
+                    where = f"oasisgen/{relative}:{node.lineno}"
+                    wrong.append(f"{where} imports {alias.name} from {node.module}")
     assert not wrong, "\n".join(wrong)
 
 

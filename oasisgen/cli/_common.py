@@ -531,17 +531,6 @@ def describe(images: Any) -> str:
     return f"{len(images)} slices of {shape[0]}x{shape[1]}"
 
 
-def jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    """Return ``params`` with tuples as lists and paths as strings."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return list(value)
-        return str(value) if isinstance(value, Path) else value
-
-    return {name: plain(value) for name, value in params.items()}
-
-
 _REQUIRED = object()
 
 

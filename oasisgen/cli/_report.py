@@ -160,7 +160,7 @@ def write_report(
 # ------------------------------------------------------------------ reading
 def _read_run(run_dir: Path) -> tuple[dict, dict, dict]:
     """Return ``metrics.json``, ``model/estimator.json`` and the history."""
-    from oasisgen.estimators._persistence import MANIFEST
+    from oasisgen.estimators.persistence import MANIFEST
 
     for needed in (METRICS_FILE, f"{MODEL_DIR}/{MANIFEST}"):
         if not (run_dir / needed).is_file():

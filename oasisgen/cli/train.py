@@ -29,7 +29,6 @@ from oasisgen.cli._common import (
     add_prior_arguments,
     describe,
     estimator_params,
-    jsonable,
     load_splits,
     parse_as,
     positive_int,
@@ -172,6 +171,7 @@ def _train_vqvae(
     out: Path, args: argparse.Namespace, splits: dict[str, Any]
 ) -> tuple[Any, dict[str, Any]]:
     from oasisgen.estimators import VQVAE2Estimator
+    from oasisgen.estimators.persistence import jsonable
 
     estimator = VQVAE2Estimator(
         **estimator_params(args),

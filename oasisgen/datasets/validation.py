@@ -1,7 +1,8 @@
 """The checks of input that every part of oasisgen shares: one per contract.
 
-Images, code maps, slice positions, global conditions and sampling options are
-each checked by one function here, which the loaders, the models, the metrics and
+Images (and the sizes a model's strides need), code maps (and condition maps
+against them), slice positions, global conditions and sampling options are each
+checked by one function here, which the loaders, the models, the metrics and
 the estimators all call, so that one mistake gives one kind of error
 (``ValueError`` for values, ``TypeError`` for types) with the same advice
 wherever it is made. Code that extends oasisgen (a new estimator, a new metric)
@@ -96,6 +97,7 @@ def check_images(
     caller: str,
     multiple_of: int | None = None,
     min_samples: int = 1,
+    name: str = "images",
 ) -> np.ndarray:
     """Validate a batch of grayscale images and return it as float32 in [0, 1].
 
@@ -109,6 +111,8 @@ def check_images(
         Height and width must be divisible by this number.
     min_samples : int, default=1
         Fewest images accepted.
+    name : str, default="images"
+        What the images are, for error messages (``"reference"``).
 
     Returns
     -------
@@ -131,16 +135,16 @@ def check_images(
     """
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError(
-            f"{caller} does not support sparse input; expected dense images of "
+            f"{caller} does not support sparse input; expected dense {name} of "
             f"shape {IMAGE_SHAPE_TEXT}. Convert with X.toarray()."
         )
     array = np.asarray(X)
     if np.iscomplexobj(array):
         raise ValueError(
-            f"{caller} got complex images. Complex data not supported: expected real "
-            "uint8 or float images; take np.abs(X) of a complex MR signal first."
+            f"{caller} got complex {name}. Complex data not supported: expected real "
+            f"uint8 or float {name}; take np.abs(X) of a complex MR signal first."
         )
-    check_real_dtype(array, caller=caller, expected="uint8 or float")
+    check_real_dtype(array, caller=caller, expected="uint8 or float", name=name)
     if array.ndim == 3:
         array = array[..., np.newaxis]
     elif not (array.ndim == 4 and array.shape[-1] == 1):
@@ -148,19 +152,21 @@ def check_images(
     n_samples, height, width = array.shape[:3]
     if height < 1 or width < 1:
         raise ValueError(
-            f"{caller} expected images of at least 1x1 pixels; got an array of "
+            f"{caller} expected {name} of at least 1x1 pixels; got an array of "
             f"shape {np.shape(X)}, whose images are {height}x{width}."
         )
     if n_samples < min_samples:
+        where = "" if name == "images" else f" in {name}"
         raise ValueError(
-            f"{caller} expected at least {min_samples} image(s); got {n_samples} "
-            f"(an array of shape {np.shape(X)})."
+            f"{caller} expected at least {min_samples} image(s){where}; got "
+            f"{n_samples} (an array of shape {np.shape(X)})."
         )
-    if multiple_of is not None and (height % multiple_of or width % multiple_of):
-        raise ValueError(
-            f"{caller} expected images whose height and width are divisible by "
-            f"{multiple_of}; got {array.shape}. Resize with "
-            "oasisgen.preprocessing.Resize(32) or pass image_size=32 to the loader."
+    if multiple_of is not None:
+        check_divisible_images(
+            (height, width),
+            multiple_of,
+            caller=caller,
+            what="an array",
         )
     if np.issubdtype(array.dtype, np.integer):
         if (
@@ -169,19 +175,66 @@ def check_images(
             and (array.min() < 0 or array.max() > 255)
         ):
             raise ValueError(
-                f"{caller} expected integer images in [0, 255] (uint8); got values in "
+                f"{caller} expected integer {name} in [0, 255] (uint8); got values in "
                 f"[{array.min()}, {array.max()}]. Scale them to [0, 1] floats first."
             )
         return array.astype(np.float32) / np.float32(255.0)
     images = array.astype(np.float32, copy=False)
-    check_finite(images, caller=caller, expected="finite values in [0, 1]")
+    check_finite(images, caller=caller, expected="finite values in [0, 1]", name=name)
     if images.size and (images.min() < 0.0 or images.max() > 1.0):
         raise ValueError(
-            f"{caller} expected float images with values in [0, 1]; got values in "
+            f"{caller} expected float {name} with values in [0, 1]; got values in "
             f"[{images.min():.4g}, {images.max():.4g}]. Rescale them, e.g. with "
-            "oasisgen.preprocessing.IntensityScaler, or pass uint8 images."
+            "oasisgen.preprocessing.IntensityScaler, clip generated images with "
+            "np.clip(images, 0, 1), or pass uint8 images."
         )
     return images
+
+
+def check_divisible_images(
+    image_shape: tuple[int, int], multiple_of: int, *, caller: str, what: str
+) -> None:
+    """Check that the height and width of images are multiples of ``multiple_of``.
+
+    The one check of an image size a model's strides need, for arrays, slice
+    datasets and ``tf.data`` pipelines alike.
+
+    Parameters
+    ----------
+    image_shape : tuple of (int, int)
+        The ``(height, width)`` of the images.
+    multiple_of : int
+        The number both sides must be divisible by (8 for the VQ-VAE-2).
+    caller : str
+        Name for error messages.
+    what : str
+        What holds the images, for error messages (``"a tf.data.Dataset"``).
+
+    Raises
+    ------
+    ValueError
+        If a side is not divisible by ``multiple_of``.
+
+    Examples
+    --------
+    >>> from oasisgen.datasets.validation import check_divisible_images
+    >>> check_divisible_images((32, 32), 8, caller="demo", what="images")
+    >>> check_divisible_images((30, 32), 8, caller="demo", what="an array")
+    Traceback (most recent call last):
+    ...
+    ValueError: demo expected images whose height and width are divisible by 8; \
+got an array of 30x32 images. Load them with image_size=32, or resize them with \
+oasisgen.preprocessing.Resize(32).
+    """
+    height, width = image_shape
+    if height % multiple_of or width % multiple_of:
+        size = multiple_of * max(1, round(max(height, width) / multiple_of))
+        raise ValueError(
+            f"{caller} expected images whose height and width are divisible by "
+            f"{multiple_of}; got {what} of {height}x{width} images. Load them with "
+            f"image_size={size}, or resize them with "
+            f"oasisgen.preprocessing.Resize({size})."
+        )
 
 
 def check_global_condition(
@@ -207,6 +260,13 @@ def check_global_condition(
     -------
     values : ndarray of shape (n_samples, dim), dtype float32
 
+    Raises
+    ------
+    TypeError
+        If the values are not real numbers.
+    ValueError
+        If the shape is wrong or a value is NaN or inf.
+
     Examples
     --------
     >>> from oasisgen.datasets.validation import check_global_condition
@@ -214,7 +274,12 @@ def check_global_condition(
     (2, 1)
     """
     array = np.asarray(values)
-    if array.dtype.kind not in "iuf" or array.ndim not in (1, 2):
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{caller} expected global_condition as real numbers; got values of "
+            f"dtype {array.dtype}. Convert with np.asarray(values, dtype=np.float32)."
+        )
+    if array.ndim not in (1, 2):
         raise ValueError(
             f"{caller} expected global_condition as numbers of shape (n_samples,) or "
             f"(n_samples, dim); got {array.dtype} values of shape {array.shape}."
@@ -377,6 +442,82 @@ def check_code_maps(
     )
 
 
+def check_condition_grid(
+    codes_shape: tuple,
+    condition_shape: tuple,
+    *,
+    condition_upsample: int,
+    caller: str,
+) -> None:
+    """Check that condition maps cover the grid of the code maps they condition.
+
+    The one check of a PixelCNN's ``condition`` against its codes, for the model,
+    the sampler and the prior: one condition map per code map, each
+    ``condition_upsample`` times smaller in height and width. Sizes that are None
+    (Keras shapes not known yet) are not compared.
+
+    Parameters
+    ----------
+    codes_shape : tuple
+        ``(n, height, width)`` of the code maps (or of the grid to sample).
+    condition_shape : tuple
+        The shape of the condition maps.
+    condition_upsample : int
+        How many times larger the code maps are than the condition maps.
+    caller : str
+        Name for error messages.
+
+    Raises
+    ------
+    ValueError
+        If the condition has another number of maps or another grid.
+
+    Examples
+    --------
+    >>> from oasisgen.datasets.validation import check_condition_grid
+    >>> check_condition_grid((2, 8, 8), (2, 4, 4), condition_upsample=2, caller="demo")
+    >>> check_condition_grid((2, 8, 8), (2, 8, 8), condition_upsample=2, caller="demo")
+    Traceback (most recent call last):
+    ...
+    ValueError: demo expected a condition of shape (2, 4, 4) (one map per code map, \
+2 times smaller: condition_upsample=2) for codes of shape (2, 8, 8); got a condition \
+of shape (2, 8, 8).
+    """
+    factor = condition_upsample
+    codes_shape, condition_shape = tuple(codes_shape), tuple(condition_shape)
+    n, height, width = codes_shape[:3]
+    fits = len(condition_shape) == 3 and all(
+        None in (size, condition_size) or size == condition_size * scale
+        for size, condition_size, scale in zip(
+            (n, height, width), condition_shape, (1, factor, factor), strict=True
+        )
+    )
+    if fits:
+        return
+    divisible = all(size is None or size % factor == 0 for size in (height, width))
+    expected = ", ".join(
+        [
+            "n" if n is None else str(n),
+            *(
+                f"{name} // {factor}"
+                if size is None or size % factor
+                else str(size // factor)
+                for name, size in (("h", height), ("w", width))
+            ),
+        ]
+    )
+    advice = (
+        ""
+        if divisible
+        else f" The codes' height and width must be multiples of {factor}."
+    )
+    raise ValueError(
+        f"{caller} expected a condition of shape ({expected}) (one map per code map, "
+        f"{factor} times smaller: condition_upsample={factor}) for codes of shape "
+        f"{codes_shape}; got a condition of shape {condition_shape}.{advice}"
+    )
+
+
 def _refuse_sparse(codes: Any, *, caller: str, name: str) -> None:
     if hasattr(codes, "toarray") and hasattr(codes, "nnz"):
         raise TypeError(
@@ -453,9 +594,10 @@ def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndar
 
     Raises
     ------
+    TypeError
+        If the values are not real numbers.
     ValueError
-        If the values are not real numbers, not one per slice, or not finite and
-        within [0, 1].
+        If the values are not one per slice, or not finite and within [0, 1].
 
     Examples
     --------
@@ -464,7 +606,7 @@ def check_slice_positions(values: Any, *, n_slices: int, caller: str) -> np.ndar
     """
     raw = np.asarray(values)
     if raw.dtype.kind not in "biuf":
-        raise ValueError(
+        raise TypeError(
             f"{caller} expected slice positions as real numbers in [0, 1], one per "
             f"slice; got values of dtype {raw.dtype}."
         )

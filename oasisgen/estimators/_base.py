@@ -14,7 +14,6 @@ Keras models are pickled through their own ``.keras`` archive format (loaded bac
 from __future__ import annotations
 
 import io
-import json
 import os
 import tempfile
 import zipfile
@@ -43,10 +42,10 @@ from oasisgen.estimators._optimizers import check_optimizer, make_optimizer
 from oasisgen.estimators._persistence import (
     SaveMixin,
     discard_writes,
+    jsonable,
     load_keras_model,
     read_manifest,
     saved_params,
-    to_json,
     write_manifest,
 )
 from oasisgen.estimators._training import (
@@ -737,10 +736,10 @@ class KerasEstimator(SaveMixin):
         A parameter the checkpoint does not record (it is older than the
         parameter) was at its default when the checkpoint was made.
         """
-        mine = json.loads(json.dumps(saved_params(self), default=to_json))
+        mine = jsonable(saved_params(self), nan_to_none=False)
         defaults = saved_params(type(self)())
         saved = self._current_names(saved)
-        saved = {**json.loads(json.dumps(defaults, default=to_json)), **saved}
+        saved = {**jsonable(defaults, nan_to_none=False), **saved}
         different = [
             name
             for name, value in mine.items()

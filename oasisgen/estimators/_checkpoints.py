@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from oasisgen.estimators._persistence import save_directory
+from oasisgen.estimators._persistence import jsonable, save_directory
 
 T = TypeVar("T")
 
@@ -188,7 +188,7 @@ def write_checkpoint(
         for i, weights in enumerate(state.best_weights or []):
             arrays[f"best_{i}"] = weights
         np.savez(folder / RANDOM_FILE, **arrays)
-        text = json.dumps(state.to_json(), indent=2, default=_json_number)
+        text = json.dumps(jsonable(state.to_json(), nan_to_none=False), indent=2)
         (folder / CHECKPOINT_FILE).write_text(text)
         _sync(folder)
 
@@ -316,12 +316,6 @@ def _count(arrays: dict[str, np.ndarray], prefix: str) -> int:
     if any(f"{prefix}{i}" not in arrays for i in range(count)):
         raise CheckpointError(f"The arrays {prefix}* of a checkpoint are not numbered.")
     return count
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} values cannot be written to JSON.")
 
 
 def finite_or_none(value: float) -> float | None:

@@ -20,7 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from oasisgen.datasets import SliceDataset
-from oasisgen.datasets.validation import IMAGE_SHAPE_TEXT, check_images
+from oasisgen.datasets.validation import (
+    IMAGE_SHAPE_TEXT,
+    check_divisible_images,
+    check_images,
+)
 
 
 @dataclass
@@ -105,27 +109,18 @@ def image_source(X: Any, *, caller: str, multiple_of: int = 8) -> ImageSource:
     if isinstance(X, SliceDataset):
         if len(X) == 0:
             raise ValueError(f"{caller} received an empty SliceDataset.")
-        _check_divisible(X.image_shape, multiple_of, caller, f"a {X!r}")
+        check_divisible_images(
+            X.image_shape, multiple_of, caller=caller, what=f"a {X!r}"
+        )
         return ImageSource(None, X, None, tuple(X.image_shape))
     if isinstance(X, tf.data.Dataset):
         image_shape = _tf_dataset_image_shape(X, caller)
-        _check_divisible(image_shape, multiple_of, caller, "a tf.data.Dataset")
+        check_divisible_images(
+            image_shape, multiple_of, caller=caller, what="a tf.data.Dataset"
+        )
         return ImageSource(None, None, X, image_shape)
     array = check_images(X, caller=caller, multiple_of=multiple_of)
     return ImageSource(array, None, None, array.shape[1:3])
-
-
-def _check_divisible(
-    image_shape: tuple[int, int], multiple_of: int, caller: str, what: str
-) -> None:
-    height, width = image_shape
-    if height % multiple_of or width % multiple_of:
-        raise ValueError(
-            f"{caller} expected images whose height and width are divisible by "
-            f"{multiple_of}; got {what} of {height}x{width} images. Load them with "
-            "image_size=32 (or another multiple of 8), or resize with "
-            "oasisgen.preprocessing.Resize."
-        )
 
 
 def _tf_dataset_image_shape(data: tf.data.Dataset, caller: str) -> tuple[int, int]:

@@ -14,6 +14,7 @@ never damages one that was there before.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -152,6 +153,17 @@ def save_directory(
     ------
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> def write(folder):
+    ...     (folder / "notes.txt").write_text("done")
+    >>> target = Path(tempfile.mkdtemp()) / "run"
+    >>> saved = save_directory(target, write, overwrite=False)
+    >>> sorted(path.name for path in saved.iterdir())
+    ['notes.txt']
     """
     target = Path(path)
     if target.exists() and not overwrite:
@@ -210,7 +222,9 @@ def write_manifest(folder: Path, estimator: Any, fitted: dict[str, Any]) -> None
             "numpy": numpy.__version__,
         },
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=to_json))
+    (folder / MANIFEST).write_text(
+        json.dumps(jsonable(manifest, nan_to_none=False), indent=2)
+    )
 
 
 def saved_params(estimator: Any) -> dict[str, Any]:
@@ -234,28 +248,73 @@ def saved_params(estimator: Any) -> dict[str, Any]:
     return params
 
 
-def to_json(value: Any) -> Any:
-    """Turn what ``json`` cannot write into what it can (``default=`` of dumps).
+def jsonable(value: Any, *, nan_to_none: bool = True) -> Any:
+    """Return ``value`` as what :mod:`json` writes: dicts, lists, strings, numbers.
 
-    NumPy values become numbers or lists, paths strings, estimators their class
-    and parameters, and a ``RandomState`` None (its state is not a parameter).
+    Tuples and NumPy arrays become lists, NumPy scalars Python numbers, paths
+    strings, dictionary keys strings, estimators their class and saved parameters
+    (:func:`saved_params`), and a ``RandomState`` or ``Generator`` None (its state
+    is not a parameter). NaN and the infinities become None, which strict JSON
+    needs; with ``nan_to_none=False`` they stay floats, which :mod:`json` writes as
+    ``NaN`` and ``Infinity`` and reads back (what a saved model's history needs).
+
+    Parameters
+    ----------
+    value : object
+        Nested dicts, lists and tuples of JSON values and of the values above.
+    nan_to_none : bool, default=True
+        Write NaN, inf and -inf as None.
+
+    Returns
+    -------
+    value : object
+        The same data, of types ``json.dumps`` writes without a ``default``.
+
+    Raises
+    ------
+    TypeError
+        If a value is of none of these types.
 
     Examples
     --------
-    >>> import json, numpy as np
+    >>> import numpy as np
     >>> from pathlib import PurePosixPath
-    >>> json.dumps([np.int64(3), PurePosixPath("runs/a")], default=to_json)
-    '[3, "runs/a"]'
+    >>> jsonable({"size": (32, 32), "loss": np.float32(0.5), "dir": PurePosixPath("a")})
+    {'size': [32, 32], 'loss': 0.5, 'dir': 'a'}
+    >>> jsonable([np.nan, np.array([1, 2])]), jsonable(np.inf, nan_to_none=False)
+    ([None, [1, 2]], inf)
     """
+    if isinstance(value, dict):
+        return {
+            _json_key(key): jsonable(item, nan_to_none=nan_to_none)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [jsonable(item, nan_to_none=nan_to_none) for item in value]
+    if isinstance(value, numpy.generic | numpy.ndarray):
+        return jsonable(value.tolist(), nan_to_none=nan_to_none)
+    if isinstance(value, float):
+        return None if nan_to_none and not math.isfinite(value) else value
+    if value is None or isinstance(value, str | int):
+        return value
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, numpy.random.RandomState | numpy.random.Generator):
         return None
-    if hasattr(value, "tolist"):
-        return value.tolist()
     if hasattr(value, "get_params"):
-        return {"class": type(value).__name__, "params": saved_params(value)}
-    raise TypeError(f"{type(value).__name__} values cannot be written to JSON.")
+        params = jsonable(saved_params(value), nan_to_none=nan_to_none)
+        return {"class": type(value).__name__, "params": params}
+    raise TypeError(
+        f"{type(value).__name__} values cannot be written to JSON; pass numbers, "
+        "strings, paths, NumPy values, estimators, and dicts, lists and tuples of "
+        "them."
+    )
+
+
+def _json_key(key: Any) -> str:
+    """Return a dictionary key as ``json`` writes it: 1 as "1", True as "true"."""
+    key = jsonable(key, nan_to_none=False)
+    return key if isinstance(key, str) else json.dumps(key)
 
 
 def read_manifest(folder: Path, *, error: type[Exception] = ValueError) -> dict:

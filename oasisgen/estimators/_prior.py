@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from oasisgen.datasets.validation import (
     check_code_maps,
+    check_condition_grid,
     check_global_condition,
     check_sampling_options,
 )
@@ -292,7 +293,12 @@ optional
                 name="condition",
                 num_embeddings=self.condition_num_embeddings,
             )
-            self._check_condition_shape(codes, condition, name)
+            check_condition_grid(
+                codes.shape,
+                condition.shape,
+                condition_upsample=self.condition_upsample,
+                caller=name,
+            )
         if global_condition is not None:
             global_condition = check_global_condition(
                 global_condition, n_samples=len(codes), caller=name
@@ -315,22 +321,6 @@ optional
         train, validation = self._split(codes, condition, global_condition, seed)
         self._run_epochs(train, validation, epochs=self._epochs_to_train(), seed=seed)
         return self
-
-    def _check_condition_shape(
-        self, codes: np.ndarray, condition: np.ndarray, caller: str
-    ) -> None:
-        factor = self.condition_upsample
-        expected = (len(codes), codes.shape[1] // factor, codes.shape[2] // factor)
-        if (
-            condition.shape != expected
-            or codes.shape[1] % factor
-            or codes.shape[2] % factor
-        ):
-            raise ValueError(
-                f"{caller} expected a condition of shape {expected} (one map per "
-                f"code map, {factor} times smaller: condition_upsample={factor}) for "
-                f"codes of shape {codes.shape}; got {condition.shape}."
-            )
 
     def _fits(
         self,
@@ -411,7 +401,7 @@ optional
         model = GatedPixelCNN(
             num_embeddings=self.num_embeddings_,
             n_layers=self.n_layers,
-            channels=self._hidden_channels(),
+            hidden_channels=self._hidden_channels(),
             kernel_size=self.kernel_size,
             dropout=self.dropout,
             condition_num_embeddings=self.condition_num_embeddings_,
@@ -663,7 +653,12 @@ optional
                 name="condition",
                 num_embeddings=self.condition_num_embeddings_,
             )
-            self._check_condition_shape(codes, condition, name)
+            check_condition_grid(
+                codes.shape,
+                condition.shape,
+                condition_upsample=self.condition_upsample,
+                caller=name,
+            )
         global_condition = self._check_global(global_condition, len(codes), name)
         return codes, condition, global_condition
 

@@ -25,8 +25,8 @@ __all__ = ["bits_per_code", "codebook_usage", "perplexity", "psnr", "ssim"]
 
 # images per tf.image.ssim call: 64 images of 256x256 need a few tens of MB
 _BATCH_SIZE = 64
-_SSIM_FILTER_SIZE = 11
-_SSIM_FILTER_SIGMA = 1.5
+SSIM_FILTER_SIZE = 11
+SSIM_FILTER_SIGMA = 1.5
 _REDUCTIONS = ("mean", "none")
 _PAIR_SHAPE_TEXT = (
     "(height, width), (n_samples, height, width) or (n_samples, height, width, 1)"
@@ -110,7 +110,7 @@ def _ssim_batch(
         tf.convert_to_tensor(pred[..., np.newaxis], dtype=tf.float32),
         max_val=data_range,
         filter_size=filter_size,
-        filter_sigma=_SSIM_FILTER_SIGMA,
+        filter_sigma=SSIM_FILTER_SIGMA,
     )
     return values.numpy().astype(np.float64)
 
@@ -184,7 +184,7 @@ def ssim(
         data_range=data_range,
         reduction=reduction,
     )
-    filter_size = min(_SSIM_FILTER_SIZE, true.shape[1], true.shape[2])
+    filter_size = min(SSIM_FILTER_SIZE, true.shape[1], true.shape[2])
     values = np.concatenate(
         [
             _ssim_batch(

@@ -40,12 +40,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from oasisgen.datasets.imaging import resize_images
-from oasisgen.datasets.validation import check_slice_positions
+from oasisgen.datasets.validation import (
+    check_images,
+    check_real_dtype,
+    check_slice_positions,
+)
 from oasisgen.metrics._reconstruction import (
-    _SSIM_FILTER_SIGMA,
-    _SSIM_FILTER_SIZE,
-    _as_image_batch,
-    _check_finite,
+    SSIM_FILTER_SIGMA,
+    SSIM_FILTER_SIZE,
 )
 
 __all__ = [
@@ -104,39 +106,16 @@ def _check_slices(
     images: object, *, caller: str, name: str, min_slices: int = 1
 ) -> np.ndarray:
     """Return a batch of slices as float32 in [0, 1] of shape (n, height, width)."""
-    shape = np.shape(images)
-    batch = _as_image_batch(images, caller=caller, name=name)
-    if len(shape) not in (3, 4):
+    array = np.asarray(images)
+    check_real_dtype(array, caller=caller, expected="uint8 or float", name=name)
+    if array.ndim not in (3, 4):
         raise ValueError(
             f"{caller} expected {name} as a batch of slices of shape "
-            f"{_SLICES_SHAPE_TEXT}; got an array of shape {shape}. For a single "
+            f"{_SLICES_SHAPE_TEXT}; got an array of shape {array.shape}. For a single "
             "slice, add a first axis: image[np.newaxis]."
         )
-    _check_finite(batch, caller=caller, name=name)
-    if np.issubdtype(batch.dtype, np.integer):
-        low, high = batch.min(), batch.max()
-        if low < 0 or high > 255:
-            raise ValueError(
-                f"{caller} expected integer {name} in [0, 255] (uint8); got values "
-                f"in [{low}, {high}]. Scale them to floats in [0, 1] first."
-            )
-        batch = batch.astype(np.float32) / np.float32(255.0)
-    else:
-        batch = batch.astype(np.float32, copy=False)
-        low, high = float(batch.min()), float(batch.max())
-        if low < 0.0 or high > 1.0:
-            raise ValueError(
-                f"{caller} expected float {name} with values in [0, 1]; got values "
-                f"in [{low:.4g}, {high:.4g}]. Rescale them (e.g. with "
-                "oasisgen.preprocessing.IntensityScaler) or clip generated images "
-                "with np.clip(images, 0, 1)."
-            )
-    if len(batch) < min_slices:
-        raise ValueError(
-            f"{caller} expected at least {min_slices} slices in {name}; got "
-            f"{len(batch)} (an array of shape {shape})."
-        )
-    return batch
+    batch = check_images(array, caller=caller, min_samples=min_slices, name=name)
+    return batch[..., 0]
 
 
 def _check_same_size(
@@ -656,7 +635,7 @@ def detail_energy(images: object) -> np.ndarray:
 def _gaussian_kernel(size: int) -> np.ndarray:
     """Return the normalised 1D Gaussian of tf.image.ssim's (separable) window."""
     offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
-    weights = np.exp(-(offsets**2) / (2.0 * _SSIM_FILTER_SIGMA**2))
+    weights = np.exp(-(offsets**2) / (2.0 * SSIM_FILTER_SIGMA**2))
     return (weights / weights.sum()).astype(np.float32)
 
 
@@ -700,7 +679,7 @@ def _chunk_size(images: np.ndarray) -> int:
 
 
 def _kernel_for(images: np.ndarray) -> tf.Tensor:
-    return tf.constant(_gaussian_kernel(min(_SSIM_FILTER_SIZE, *images.shape[1:])))
+    return tf.constant(_gaussian_kernel(min(SSIM_FILTER_SIZE, *images.shape[1:])))
 
 
 def _ssim_chunks(

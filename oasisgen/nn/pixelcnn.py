@@ -53,11 +53,13 @@ with it, the prior of the bottom codes of the demo keeps the outline symmetric
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import keras
 import tensorflow as tf
 
+from oasisgen.datasets.validation import check_condition_grid
 from oasisgen.nn.multi_worker import MultiWorkerLogsMixin
 from oasisgen.nn.seeds import LayerSeeds
 
@@ -318,8 +320,9 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         Number of codes K; inputs are in ``[0, num_embeddings)``.
     n_layers : int, default=12
         Gated residual layers (mask "B") after the first (mask "A") layer.
-    channels : int, default=128
-        Hidden channels (also the size of the code embedding).
+    hidden_channels : int, default=128
+        Hidden channels (also the size of the code embedding). Formerly
+        ``channels``, which still works with a ``FutureWarning``.
     kernel_size : int, default=5
         Odd width of the causal convolutions, at least 3.
     dropout : float, default=0.0
@@ -370,7 +373,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     --------
     >>> import numpy as np
     >>> from oasisgen.nn.pixelcnn import GatedPixelCNN
-    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8)
+    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8)
     >>> codes = np.random.default_rng(0).integers(0, 8, size=(2, 4, 5))
     >>> tuple(model(codes).shape)
     (2, 4, 5, 8)
@@ -379,7 +382,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
 
     A prior of 8x8 bottom codes conditioned on 4x4 top codes:
 
-    >>> bottom = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8,
+    >>> bottom = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8,
     ...                        condition_num_embeddings=6, condition_channels=4)
     >>> top = np.zeros((2, 4, 4), dtype="int32")
     >>> tuple(bottom((np.zeros((2, 8, 8), dtype="int32"), top)).shape)
@@ -387,7 +390,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
 
     A prior of 4x4 top codes given the level of each slice:
 
-    >>> by_level = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8,
+    >>> by_level = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8,
     ...                          global_condition_dim=1)
     >>> levels = np.array([[0.2], [0.8]], dtype="float32")
     >>> tuple(by_level((np.zeros((2, 4, 4), dtype="int32"), levels)).shape)
@@ -398,7 +401,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         self,
         num_embeddings: int,
         n_layers: int = 12,
-        channels: int = 128,
+        hidden_channels: int = 128,
         kernel_size: int = 5,
         dropout: float = 0.0,
         condition_num_embeddings: int | None = None,
@@ -410,6 +413,15 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if "channels" in kwargs:
+            warnings.warn(
+                "GatedPixelCNN(channels=...) is deprecated and will be removed in a "
+                "future release; pass hidden_channels=... (the name PixelCNNPrior and "
+                "VQVAE2Estimator use).",
+                FutureWarning,
+                stacklevel=2,
+            )
+            hidden_channels = kwargs.pop("channels")
         super().__init__(**kwargs)
         _check_kernel_size(kernel_size)
         for name, value, low in [
@@ -421,7 +433,7 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
         self.num_embeddings = int(num_embeddings)
         self.n_layers = int(n_layers)
-        self.channels = int(channels)
+        self.hidden_channels = int(hidden_channels)
         self.kernel_size = int(kernel_size)
         self.dropout = float(dropout)
         self.condition_num_embeddings = (
@@ -444,13 +456,13 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         seeds = LayerSeeds(seed)
         self.embedding = keras.layers.Embedding(
             self.num_embeddings,
-            self.channels,
+            self.hidden_channels,
             embeddings_initializer=seeds.uniform(),
             name="embedding",
         )
         self.gated_layers = [
             GatedLayer(
-                self.channels,
+                self.hidden_channels,
                 self.kernel_size,
                 mask_type="A" if i == 0 else "B",
                 dropout=self.dropout,
@@ -464,7 +476,10 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
             for i in range(self.n_layers + 1)
         ]
         self.head_hidden = keras.layers.Conv2D(
-            self.channels, 1, kernel_initializer=seeds.glorot(), name="head_hidden"
+            self.hidden_channels,
+            1,
+            kernel_initializer=seeds.glorot(),
+            name="head_hidden",
         )
         self.head_logits = keras.layers.Conv2D(
             self.num_embeddings, 1, kernel_initializer=seeds.glorot(), name="logits"
@@ -557,7 +572,12 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 " call it on codes alone, without a condition."
             )
         if condition is not None:
-            self._check_condition_grid(tuple(codes.shape), tuple(condition.shape))
+            check_condition_grid(
+                tuple(codes.shape),
+                tuple(condition.shape),
+                condition_upsample=self.condition_upsample,
+                caller="GatedPixelCNN",
+            )
         if global_condition is not None:
             self._check_global_shape(tuple(codes.shape), global_condition)
         return codes, condition, global_condition
@@ -576,18 +596,6 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 f"{self.global_condition_dim}) for codes of shape {codes_shape}; got "
                 f"shape {shape}."
             )
-
-    def _check_condition_grid(self, codes_shape: tuple, condition_shape: tuple) -> None:
-        factor = self.condition_upsample
-        for size, condition_size in zip(
-            codes_shape[1:3], condition_shape[1:3], strict=True
-        ):
-            if None not in (size, condition_size) and size != condition_size * factor:
-                raise ValueError(
-                    f"GatedPixelCNN expected a condition of shape (n, h // "
-                    f"{factor}, w // {factor}) for codes of shape {codes_shape}; got "
-                    f"a condition of shape {condition_shape}."
-                )
 
     def condition_features(
         self, condition: Any, global_condition: Any = None
@@ -696,7 +704,7 @@ w // condition_upsample), optional
         config.update(
             num_embeddings=self.num_embeddings,
             n_layers=self.n_layers,
-            channels=self.channels,
+            hidden_channels=self.hidden_channels,
             kernel_size=self.kernel_size,
             dropout=self.dropout,
             condition_num_embeddings=self.condition_num_embeddings,
@@ -708,6 +716,18 @@ w // condition_upsample), optional
             seed=self.seed,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GatedPixelCNN:
+        """Rebuild a model from :meth:`get_config`, also one saved as ``channels``.
+
+        Models saved before ``hidden_channels`` hold ``channels`` in their
+        configuration; they load without a warning.
+        """
+        config = dict(config)
+        if "channels" in config:
+            config["hidden_channels"] = config.pop("channels")
+        return cls(**config)
 
 
 def _global_network(channels: int, seeds: LayerSeeds) -> keras.Sequential:

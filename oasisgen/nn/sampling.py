@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from oasisgen.datasets.validation import (
     check_code_maps,
+    check_condition_grid,
     check_global_condition,
     check_sampling_options,
 )
@@ -96,7 +97,7 @@ w // condition_upsample), optional
     --------
     >>> from oasisgen.nn.pixelcnn import GatedPixelCNN
     >>> from oasisgen.nn.sampling import sample_codes
-    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8)
+    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8)
     >>> codes = sample_codes(model, 2, (4, 5), seed=0)
     >>> codes.shape, codes.dtype.name
     ((2, 4, 5), 'int32')
@@ -133,7 +134,8 @@ class Sampler:
     --------
     >>> from oasisgen.nn.pixelcnn import GatedPixelCNN
     >>> from oasisgen.nn.sampling import Sampler
-    >>> sampler = Sampler(GatedPixelCNN(num_embeddings=8, n_layers=2, channels=8))
+    >>> model = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8)
+    >>> sampler = Sampler(model)
     >>> sampler.sample(3, (4, 4), temperature=0.5, top_k=2, seed=0).shape
     (3, 4, 4)
     """
@@ -235,19 +237,12 @@ class Sampler:
                 f"(n_samples, h // {model.condition_upsample}, "
                 f"w // {model.condition_upsample})."
             )
-        factor = model.condition_upsample
-        if height % factor or width % factor:
-            raise ValueError(
-                f"grid_shape must be divisible by condition_upsample={factor}; got "
-                f"{(height, width)}."
-            )
-        expected = (n_samples, height // factor, width // factor)
-        shape = np.shape(condition)
-        if shape != expected:
-            raise ValueError(
-                f"Expected a condition of shape {expected} for {n_samples} maps of "
-                f"shape {(height, width)}; got a condition of shape {shape}."
-            )
+        check_condition_grid(
+            (n_samples, height, width),
+            np.shape(condition),
+            condition_upsample=model.condition_upsample,
+            caller="Sampler.sample",
+        )
         return check_code_maps(
             condition,
             caller="Sampler.sample",
@@ -333,7 +328,7 @@ class Sampler:
         """Yield the rows, computing each position of each layer once."""
         model = self.model
         n, height, width = shape
-        pad = model.kernel_size // 2
+        pad, channels = model.kernel_size // 2, model.hidden_channels
         dtype = model.compute_dtype
         row_step = self._function("fast", top_k)
         features = model.condition_features(condition, global_condition)
@@ -341,11 +336,10 @@ class Sampler:
         # The last k//2 + 1 vertical inputs of each layer (zeros above the map),
         # and the vertical pre-activations of the row above (zeros at first).
         windows = [
-            tf.zeros((n, pad + 1, width + 2 * pad, model.channels), dtype)
-            for _ in layers
+            tf.zeros((n, pad + 1, width + 2 * pad, channels), dtype) for _ in layers
         ]
-        above = [tf.zeros((n, 1, width, 2 * model.channels), dtype) for _ in layers]
-        previous = tf.zeros((n, 1, width, model.channels), dtype)  # row above, embedded
+        above = [tf.zeros((n, 1, width, 2 * channels), dtype) for _ in layers]
+        previous = tf.zeros((n, 1, width, channels), dtype)  # row above, embedded
         for i in range(height):
             noise = tf.constant(_row_noise(rng, n, width, model.num_embeddings))
             condition_row = features
@@ -420,12 +414,12 @@ class Sampler:
         """
         model = self.model
         n, width = noise.shape[0], noise.shape[1]
-        pad = model.kernel_size // 2
+        pad, channels = model.kernel_size // 2, model.hidden_channels
         dtype = model.compute_dtype
         windows = [
-            tf.zeros((n, 1, pad + 1, model.channels), dtype) for _ in model.gated_layers
+            tf.zeros((n, 1, pad + 1, channels), dtype) for _ in model.gated_layers
         ]
-        drawn = tf.zeros((n, 1, width, model.channels), dtype)
+        drawn = tf.zeros((n, 1, width, channels), dtype)
 
         def pixel(
             j: tf.Tensor,

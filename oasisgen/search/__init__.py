@@ -100,9 +100,9 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # the Dask worker plugin imports dask.distributed: only when asked for
     if name == "TensorFlowWorkerPlugin":
-        from oasisgen.search._parallel import _import_distributed
+        from oasisgen.search._parallel import import_distributed
 
-        _import_distributed()  # or an ImportError that names the extra to install
+        import_distributed()  # or an ImportError that names the extra to install
         from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
 
         globals()[name] = TensorFlowWorkerPlugin

@@ -13,7 +13,7 @@ from distributed import WorkerPlugin
 
 from oasisgen.search._parallel import (
     INTRA_OP_VARIABLE,
-    _check_count,
+    check_count,
     configure_tensorflow,
     threads_per_worker,
 )
@@ -72,10 +72,10 @@ class TensorFlowWorkerPlugin(WorkerPlugin):
         *,
         gpu_memory_growth: bool = True,
     ) -> None:
-        self.intra_op_threads = _check_count(
+        self.intra_op_threads = check_count(
             intra_op_threads, "intra_op_threads", optional=True
         )
-        self.inter_op_threads = _check_count(inter_op_threads, "inter_op_threads")
+        self.inter_op_threads = check_count(inter_op_threads, "inter_op_threads")
         self.gpu_memory_growth = bool(gpu_memory_growth)
 
     def threads_for(self, worker: Any) -> int:

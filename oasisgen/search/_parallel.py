@@ -51,7 +51,7 @@ GPU_GROWTH_VARIABLE = "TF_FORCE_GPU_ALLOW_GROWTH"
 _INSTALL_HINT = 'pip install "oasisgen[distributed]"'
 
 
-def _check_count(value: Any, name: str, *, optional: bool = False) -> int | None:
+def check_count(value: Any, name: str, *, optional: bool = False) -> int | None:
     """Return ``value`` as an int >= 1 (or None when ``optional``); else raise."""
     if value is None and optional:
         return None
@@ -114,8 +114,8 @@ def threads_per_worker(n_workers: int, n_cores: int | None = None) -> int:
     >>> threads_per_worker(8, n_cores=2)
     1
     """
-    workers = _check_count(n_workers, "n_workers")
-    cores = _check_count(n_cores, "n_cores", optional=True) or available_cores()
+    workers = check_count(n_workers, "n_workers")
+    cores = check_count(n_cores, "n_cores", optional=True) or available_cores()
     return max(1, cores // workers)
 
 
@@ -180,8 +180,8 @@ def configure_tensorflow(
     ...
     RuntimeError: configure_tensorflow cannot set intra_op_threads=1000: ...
     """
-    intra = _check_count(intra_op_threads, "intra_op_threads", optional=True)
-    inter = _check_count(inter_op_threads, "inter_op_threads", optional=True)
+    intra = check_count(intra_op_threads, "intra_op_threads", optional=True)
+    inter = check_count(inter_op_threads, "inter_op_threads", optional=True)
     import tensorflow as tf
 
     threading = tf.config.threading
@@ -246,7 +246,7 @@ def _environment_count(variable: str) -> int | None:
     return value if value > 0 else None
 
 
-def _effective_n_jobs(n_jobs: int) -> int:
+def effective_n_jobs(n_jobs: int) -> int:
     """Turn joblib's ``n_jobs`` (-1 for all cores) into a number of workers."""
     expected = (
         "n_jobs must be a positive int, or a negative one counting back from all "
@@ -340,10 +340,10 @@ def worker_environment(
         with worker_environment(2):
             GridSearchCV(VQVAE2Estimator(), grid).fit(X)
     """
-    n_workers = _effective_n_jobs(n_jobs)
-    intra = _check_count(intra_op_threads, "intra_op_threads", optional=True)
+    n_workers = effective_n_jobs(n_jobs)
+    intra = check_count(intra_op_threads, "intra_op_threads", optional=True)
     intra = intra or threads_per_worker(n_workers)
-    inter = _check_count(inter_op_threads, "inter_op_threads")
+    inter = check_count(inter_op_threads, "inter_op_threads")
     environment = {
         INTRA_OP_VARIABLE: str(intra),
         INTER_OP_VARIABLE: str(inter),
@@ -371,7 +371,7 @@ def worker_environment(
 
 
 # ------------------------------------------------------------------------- Dask
-def _import_distributed() -> Any:
+def import_distributed() -> Any:
     try:
         import distributed
     except ImportError as error:
@@ -384,7 +384,7 @@ def _import_distributed() -> Any:
 
 def __getattr__(name: str) -> Any:
     if name == "TensorFlowWorkerPlugin":
-        _import_distributed()
+        import_distributed()
         from oasisgen.search._dask_plugin import TensorFlowWorkerPlugin
 
         globals()[name] = TensorFlowWorkerPlugin
@@ -526,7 +526,7 @@ def connect(
     ...
     ValueError: '10.0.0.5' is not a Dask scheduler address (...
     """
-    distributed = _import_distributed()
+    distributed = import_distributed()
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise TypeError(f"timeout must be a number of seconds; got {timeout!r}.")
     if not timeout > 0:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from oasisgen.search._spec import SearchSpec, jsonable, read_search_file
+from oasisgen.search._spec import SearchSpec, read_search_file
 
 BACKENDS = ("loky", "dask")
 RESULTS_FILE = "cv_results.csv"
@@ -113,7 +113,7 @@ def run_search(
         run_search("search.toml", "runs/search", backend="dask",
                    scheduler="tcp://10.0.0.5:8786")
     """
-    from oasisgen.estimators._persistence import save_directory
+    from oasisgen.estimators.persistence import jsonable, save_directory
 
     if not isinstance(spec, SearchSpec):
         spec = read_search_file(spec)
@@ -227,9 +227,9 @@ def make_search(spec: SearchSpec, n_jobs: int | None = None, verbose: int = 0) -
 
 
 def _n_workers(n_jobs: int | None, n_fits: int) -> int:
-    from oasisgen.search._parallel import _effective_n_jobs
+    from oasisgen.search._parallel import effective_n_jobs
 
-    return max(1, min(_effective_n_jobs(-1 if n_jobs is None else n_jobs), n_fits))
+    return max(1, min(effective_n_jobs(-1 if n_jobs is None else n_jobs), n_fits))
 
 
 def _fit_with_loky(
@@ -283,13 +283,13 @@ def _dask_client(
     """Yield a client of ``scheduler``, or of a LocalCluster started for it."""
     from oasisgen.search._parallel import (
         TensorFlowWorkerPlugin,
-        _import_distributed,
         connect,
+        import_distributed,
         threads_per_worker,
         worker_environment,
     )
 
-    distributed = _import_distributed()
+    distributed = import_distributed()
     cluster, threads = None, None
     if scheduler is None:
         workers = _n_workers(n_jobs, n_fits)
@@ -342,6 +342,8 @@ def _write_cv_results(results: Mapping[str, Any], path: Path) -> None:
 
 
 def _csv_value(column: Any, row: int) -> Any:
+    from oasisgen.estimators.persistence import jsonable
+
     if np.ma.isMaskedArray(column) and np.ma.getmaskarray(column)[row]:
         return ""
     value = column[row]

@@ -8,7 +8,6 @@ values the parameters do not accept, before any work.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -214,6 +213,8 @@ class SearchSpec:
         -------
         spec : dict
         """
+        from oasisgen.estimators.persistence import jsonable
+
         data = {k: v for k, v in asdict(self.data).items() if v is not None}
         return jsonable(
             {
@@ -536,18 +537,3 @@ def _base_estimator(name: str) -> Any:
         top_prior=PixelCNNPrior(),
         bottom_prior=PixelCNNPrior(),
     )
-
-
-def jsonable(value: Any) -> Any:
-    """Tuples to lists, NumPy scalars to numbers, nan to None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    return value

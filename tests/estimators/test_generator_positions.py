@@ -86,12 +86,16 @@ def test_without_a_position_levels_are_drawn_from_the_training_ones(fitted):
         ),
         (float("nan"), r"in \[0, 1\]"),
         ([[0.2, 0.5, 0.1]], "one per slice"),
-        ("middle", "as real numbers in"),
     ],
 )
 def test_bad_positions_are_refused(fitted, slice_position, match):
     with pytest.raises(ValueError, match=match):
         fitted.sample(3, slice_position=slice_position)
+
+
+def test_a_position_that_is_not_a_number_is_a_type_error(fitted):
+    with pytest.raises(TypeError, match="as real numbers in .*dtype <U6"):
+        fitted.sample(3, slice_position="middle")
 
 
 def test_positions_for_a_generator_fitted_without_them_are_refused(unconditional):

@@ -517,7 +517,7 @@ def test_too_few_slices_for_the_folds(train, heldout):
         ((SIZE, SIZE), r"batch of slices.*got an array of shape \(32, 32\)"),
         ((2, 3, SIZE, SIZE), r"got an array of shape \(2, 3, 32, 32\)"),
         ((2, SIZE, SIZE, 3), r"got an array of shape \(2, 32, 32, 3\)"),
-        ((0, SIZE, SIZE), "at least one non-empty image"),
+        ((0, SIZE, SIZE), r"expected at least \d image\(s\); got 0"),
     ],
     ids=["2d", "4d-channels-first", "rgb", "empty"],
 )
@@ -590,7 +590,7 @@ def test_bad_test_options_are_rejected(heldout, kwargs, error, message):
         (lambda x: head_mask(x, threshold=[0.5]), TypeError, "got list"),
         (lambda x: pairwise_ssim(x, max_pairs=0), ValueError, "max_pairs >= 1"),
         (lambda x: pairwise_ssim(x, max_pairs=2.0), TypeError, "max_pairs to be"),
-        (lambda x: pairwise_ssim(x[:1]), ValueError, "at least 2 slices"),
+        (lambda x: pairwise_ssim(x[:1]), ValueError, r"at least 2 image\(s\); got 1"),
         (lambda x: shape_plausibility(x, x, margin=-1), ValueError, "margin >= 0"),
     ],
     ids=[

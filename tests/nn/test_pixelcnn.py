@@ -12,7 +12,7 @@ HEIGHT, WIDTH = 6, 7
 
 def _model(conditional=False, **kwargs):
     keras.utils.set_random_seed(0)
-    params = dict(num_embeddings=K, n_layers=3, channels=8, kernel_size=5)
+    params = dict(num_embeddings=K, n_layers=3, hidden_channels=8, kernel_size=5)
     if conditional:
         params.update(condition_num_embeddings=4, condition_channels=4)
     params.update(kwargs)
@@ -246,6 +246,29 @@ def test_keras_file_round_trip_in_safe_mode(conditional, mirror, tmp_path):
     np.testing.assert_allclose(loaded(inputs), expected, atol=1e-6)
 
 
+def test_hidden_channels_are_saved_under_their_name():
+    config = _model(False).get_config()
+    assert config["hidden_channels"] == 8
+    assert "channels" not in config
+
+
+def test_channels_still_works_with_a_future_warning():
+    with pytest.warns(FutureWarning, match=r"channels=\.\.\.\) is deprecated.*hidden"):
+        model = GatedPixelCNN(num_embeddings=K, n_layers=1, channels=6)
+    assert model.hidden_channels == 6
+    assert model.embedding.output_dim == 6
+
+
+def test_a_config_saved_with_channels_loads_without_a_warning(recwarn):
+    # what get_config wrote before hidden_channels: saved .keras models hold it
+    config = _model(False).get_config()
+    config["channels"] = config.pop("hidden_channels")
+    model = GatedPixelCNN.from_config(config)
+    assert model.hidden_channels == 8
+    assert model.get_config() == {**_model(False).get_config(), "name": config["name"]}
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
 def test_gated_layer_config_round_trip():
     layer = GatedLayer(4, kernel_size=3, mask_type="A", condition_channels=2)
     config = layer.get_config()
@@ -284,7 +307,12 @@ def test_bad_mask_type_raises():
     [
         (False, lambda c: (c, c[:, :3, :3]), "unconditional.*without a condition"),
         (True, lambda c: c, r"conditional \(condition_num_embeddings=4\)"),
-        (True, lambda c: (c, c), r"condition of shape \(n, h // 2.*\(2, 6, 6\)"),
+        (
+            True,
+            lambda c: (c, c),
+            r"GatedPixelCNN expected a condition of shape \(2, 3, 3\) .*for codes of "
+            r"shape \(2, 6, 6\); got a condition of shape \(2, 6, 6\)",
+        ),
         (False, lambda c: (c, c, c), "got 3 inputs"),
     ],
     ids=["condition to a plain model", "missing condition", "wrong grid", "triple"],

@@ -32,7 +32,7 @@ def _model(
     model = GatedPixelCNN(
         K,
         n_layers=n_layers,
-        channels=8,
+        hidden_channels=8,
         kernel_size=kernel_size,
         mirror_context=mirror_context,
         **conditional,
@@ -158,7 +158,7 @@ def test_sampler_is_kept_with_its_model():
 
 def test_sampler_builds_an_unbuilt_model():
     keras.utils.set_random_seed(0)
-    model = GatedPixelCNN(K, n_layers=1, channels=4)
+    model = GatedPixelCNN(K, n_layers=1, hidden_channels=4)
     assert sample_codes(model, 1, (3, 3), seed=0).shape == (1, 3, 3)
 
 
@@ -219,12 +219,15 @@ BAD_CONDITIONS = {
     "wrong grid": (
         np.zeros((2, 4, 4), "int32"),
         (4, 4),
-        r"Expected a condition of shape \(2, 2, 2\).*got.*\(2, 4, 4\)",
+        r"Sampler.sample expected a condition of shape \(2, 2, 2\) \(one map per "
+        r"code map, 2 times smaller: condition_upsample=2\) for codes of shape "
+        r"\(2, 4, 4\); got a condition of shape \(2, 4, 4\)\.$",
     ),
     "wrong count": (
         np.zeros((3, 2, 2), "int32"),
         (4, 4),
-        r"Expected a condition of shape \(2, 2, 2\).*got.*\(3, 2, 2\)",
+        r"expected a condition of shape \(2, 2, 2\).*got a condition of shape "
+        r"\(3, 2, 2\)",
     ),
     "code beyond the codebook": (
         np.full((2, 2, 2), 4, "int32"),
@@ -234,7 +237,8 @@ BAD_CONDITIONS = {
     "grid not divisible": (
         np.zeros((2, 2, 2), "int32"),
         (5, 4),
-        r"divisible by condition_upsample=2; got \(5, 4\)",
+        r"shape \(2, h // 2, 2\).*for codes of shape \(2, 5, 4\).*The codes' "
+        r"height and width must be multiples of 2\.",
     ),
 }
 

@@ -28,7 +28,7 @@ BUILDERS = {
         GatedPixelCNN(
             num_embeddings=8,
             n_layers=2,
-            channels=8,
+            hidden_channels=8,
             dropout=0.5,
             condition_num_embeddings=4,
             condition_channels=4,
