@@ -60,6 +60,10 @@ DEMO = {
     "prior_batch_size": 16,
     "prior_augment": 3,  # flipped, gamma-corrected copies against overfitting
     "prior_mirror_context": "both",  # symmetric heads: plausibility 0.58 -> 0.89
+    # the bottom prior reads the top codes with 3 convolutions, not 1: each
+    # bottom code sees 7x7 of the 8x8 top codes (benchmarks/README.md, "A bottom
+    # prior that sees the layout")
+    "prior_condition_layers": 3,
     # XLA: the top prior's step 1.8 times as fast on 2 CPU cores, the bottom
     # prior's 1.2 times, less the compiling (benchmarks/README.md, "Priors with XLA")
     "prior_jit_compile": True,

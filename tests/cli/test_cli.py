@@ -264,6 +264,7 @@ def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
         assert metrics["params"][name] == DEMO[name]
     generator = oasisgen.load(out / "generator")
     assert generator.top_prior_.jit_compile and generator.bottom_prior_.jit_compile
+    assert generator.bottom_prior_.condition_layers == DEMO["prior_condition_layers"]
     written = {p.name for p in out.iterdir()}
     assert {"model", "generator", "samples.png", "samples_levels.png"} <= written
     assert "samples_nearest.png" in written
