@@ -23,7 +23,7 @@ from oasisgen.cli._common import (
 
 NAME = "demo"
 
-# The demo: small enough to train in 7 to 10 minutes on 2 CPU cores. The
+# The demo: small enough to train in about 5 minutes on 2 quiet CPU cores. The
 # settings of the priors, the small top codebook and the augmentation were chosen
 # by measuring the samples (benchmarks/README.md, "Sample quality").
 DEMO = {
@@ -89,7 +89,7 @@ def add_parser(
         The parser of ``oasisgen demo``.
     """
     demo = subparsers.add_parser(
-        NAME, help="train on the bundled sample (7 to 10 minutes on 2 cores)"
+        NAME, help="train on the bundled sample (about 5 minutes on 2 cores)"
     )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"))
     demo.add_argument(
