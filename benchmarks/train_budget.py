@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import Any
 
@@ -83,7 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.random_state is not None:
         print(
-            "train_budget.py: --random-state is now --seed, as in oasisgen's commands"
+            "train_budget.py: --random-state is deprecated and will be removed in "
+            "oasisgen 0.3; use --seed (the same value), as in oasisgen's commands",
+            file=sys.stderr,
         )
         args.seed = args.random_state
     if len(args.num_embeddings) not in (1, 2):
