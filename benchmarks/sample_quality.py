@@ -9,7 +9,8 @@ beside the real held-out slices' and the target, and writes them as JSON::
     cd benchmarks
     ../.venv/bin/python sample_quality.py --json results/sample_quality_64.json
 
-``--set NAME=VALUE`` changes one setting of the demo (the keys of
+``--seed N`` trains the whole run from another seed (the demo's is 0), for the
+spread between runs. ``--set NAME=VALUE`` changes one setting of the demo (the keys of
 ``oasisgen.cli.demo.DEMO``; lists with commas, such as the top and the bottom
 prior's ``--set prior_hidden_channels=64,32``), to measure the alternatives::
 
@@ -120,8 +121,17 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="change a setting of oasisgen.cli.demo.DEMO",
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the whole run (weights, held-out split, augmentation, "
+        "samples); the demo's is 0",
+    )
     args = parser.parse_args()
     changed = dict(setting(text) for text in args.set)
+    if args.seed is not None:
+        changed["seed"] = args.seed  # `oasisgen train --seed`
     demo.DEMO.update(changed)
     started = time.perf_counter()
     argv = ["demo", "--out", str(args.out), "--image-size", str(args.image_size)]
