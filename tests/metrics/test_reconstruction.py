@@ -320,22 +320,43 @@ def test_level_error_reads_the_level_of_real_slices_of_another_person(levels):
 
 
 @pytest.mark.parametrize(
-    "change, match",
+    "change, error, match",
     [
-        (lambda a: {"positions": a["positions"][:3]}, "expected 4 slice positions"),
-        (lambda a: {"positions": ["high"] * 4}, r"\(positions\).*real numbers"),
-        (lambda a: {"train_positions": None}, r"\(train_positions\).*real numbers"),
-        (lambda a: {"positions": np.full(4, 1.5)}, r"in \[0, 1\].*got 1\.5 at index 0"),
-        (lambda a: {"positions": np.full(4, np.nan)}, "got nan at index 0"),
-        (lambda a: {"images": a["images"][:, :16, :16]}, "of the same size"),
+        (
+            lambda a: {"positions": a["positions"][:3]},
+            ValueError,
+            "expected 4 slice positions",
+        ),
+        (
+            lambda a: {"positions": ["high"] * 4},
+            TypeError,
+            r"\(positions\).*real numbers",
+        ),
+        (
+            lambda a: {"train_positions": None},
+            TypeError,
+            r"\(train_positions\).*real numbers",
+        ),
+        (
+            lambda a: {"positions": np.full(4, 1.5)},
+            ValueError,
+            r"in \[0, 1\].*got 1\.5 at index 0",
+        ),
+        (lambda a: {"positions": np.full(4, np.nan)}, ValueError, "got nan at index 0"),
+        (
+            lambda a: {"images": a["images"][:, :16, :16]},
+            ValueError,
+            "of the same size",
+        ),
         (
             lambda a: {"train_images": a["train_images"][:1], "train_positions": [0]},
-            "at least 2 slices in train_images",
+            ValueError,
+            r"at least 2 image\(s\) in train_images; got 1",
         ),
     ],
     ids=["length", "text", "none", "above-one", "nan", "size", "one-train"],
 )
-def test_level_error_refuses_bad_input(levels, change, match):
+def test_level_error_refuses_bad_input(levels, change, error, match):
     (train, train_positions), (test, test_positions) = levels
     args = dict(
         images=test[:4],
@@ -343,5 +364,5 @@ def test_level_error_refuses_bad_input(levels, change, match):
         train_images=train,
         train_positions=train_positions,
     )
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         level_error(**{**args, **change(args)})
