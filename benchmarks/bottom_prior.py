@@ -25,16 +25,8 @@ from typing import Any
 
 import numpy as np
 from _machine import write_record
+from _runs import figures_of, load_run, mean_figures, row
 
-FIGURES = (
-    "two_sample_accuracy",
-    "shape_plausibility",
-    "detail_energy_in_real_iqr",
-    "pairwise_ssim",
-    "nearest_ssim_median",
-    "copy_rate",
-    "level_error",
-)
 SAVED = "saved"
 
 
@@ -99,12 +91,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Return the bits, fit seconds and figures of each bottom prior and seed."""
     from sklearn.base import clone
 
-    import oasisgen
-    from oasisgen.cli._common import GENERATOR_DIR, load_splits, run_heldout
-
-    generator = oasisgen.load(args.run_dir / GENERATOR_DIR)
-    heldout = run_heldout(args.run_dir)
-    splits = load_splits("sample", generator.vqvae_.image_shape_, "raise", **heldout)
+    generator, splits = load_run(args.run_dir)
     top, bottom = training_codes(generator, splits["train"])
     saved = generator.bottom_prior_
     results = {}
@@ -130,19 +117,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 random_state=seed,
                 temperature=tuple(args.temperature),
             )
-            result[str(seed)] = {name: float(quality[name]) for name in FIGURES}
-        result["mean"] = {
-            figure: float(np.mean([result[str(s)][figure] for s in args.seeds]))
-            for figure in FIGURES
-        }
+            result[str(seed)] = figures_of(quality)
+        result["mean"] = mean_figures([result[str(seed)] for seed in args.seeds])
         results[name] = result
         print(f"{name} {params or ''}: bits {result['bits']['bottom']:.3f}  "
-              f"{_row(result['mean'])}", flush=True)  # fmt: skip
+              f"{row(result['mean'])}", flush=True)  # fmt: skip
     return results
-
-
-def _row(values: dict[str, float]) -> str:
-    return "  ".join(f"{name} {values[name]:.3f}" for name in FIGURES)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,18 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from _machine import write_record
-
-FIGURES = (
-    "two_sample_accuracy",
-    "shape_plausibility",
-    "detail_energy_in_real_iqr",
-    "pairwise_ssim",
-    "nearest_ssim_median",
-    "copy_rate",
-    "level_error",
-)
+from _runs import FIGURES, figures_of, load_run, mean_figures, row
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,12 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Return each figure of each (bottom temperature, seed), keyed "T/seed"."""
-    import oasisgen
-    from oasisgen.cli._common import GENERATOR_DIR, load_splits, run_heldout
-
-    generator = oasisgen.load(args.run_dir / GENERATOR_DIR)
-    heldout = run_heldout(args.run_dir)
-    splits = load_splits("sample", generator.vqvae_.image_shape_, "raise", **heldout)
+    generator, splits = load_run(args.run_dir)
     figures = {}
     for bottom in args.bottom_temperatures:
         for seed in args.seeds:
@@ -72,19 +57,13 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 random_state=seed,
                 temperature=(args.top_temperature, bottom),
             )
-            figures[f"{bottom:g}/{seed}"] = {
-                name: float(quality[name]) for name in FIGURES
-            }
+            figures[f"{bottom:g}/{seed}"] = figures_of(quality)
             # a quarter of the real slices lie in their own interquartile range
             # on each side of the median: half of them by definition
             real = {name: quality.get(f"{name}_real", 0.5) for name in FIGURES}
             figures.setdefault("real", {k: float(v) for k, v in real.items()})
-            print(f"{bottom:g}/{seed}", _row(figures[f"{bottom:g}/{seed}"]))
+            print(f"{bottom:g}/{seed}", row(figures[f"{bottom:g}/{seed}"]))
     return figures
-
-
-def _row(values: dict[str, float]) -> str:
-    return "  ".join(f"{name} {values[name]:.3f}" for name in FIGURES)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,11 +74,9 @@ def main(argv: list[str] | None = None) -> None:
     means = {}
     for bottom in args.bottom_temperatures:
         runs = [figures[f"{bottom:g}/{seed}"] for seed in args.seeds]
-        means[f"{bottom:g}"] = {
-            name: float(np.mean([run[name] for run in runs])) for name in FIGURES
-        }
-        print(f"  bottom {bottom:g}: {_row(means[f'{bottom:g}'])}")
-    print(f"  real held-out slices: {_row(figures['real'])}")
+        means[f"{bottom:g}"] = mean_figures(runs)
+        print(f"  bottom {bottom:g}: {row(means[f'{bottom:g}'])}")
+    print(f"  real held-out slices: {row(figures['real'])}")
     record = {
         "run_dir": str(args.run_dir),
         "top_temperature": args.top_temperature,

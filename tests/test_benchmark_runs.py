@@ -1,0 +1,53 @@
+"""``benchmarks/_runs.py``: the figures the sample-quality benchmarks share."""
+
+import pytest
+
+from .benchmark_modules import BENCHMARKS, load_benchmark
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return load_benchmark("_runs")
+
+
+@pytest.fixture(scope="module")
+def scripts():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCHMARKS))  # the scripts import _machine, _runs
+        yield [load_benchmark(name) for name in ("temperatures", "bottom_prior")]
+
+
+def evaluation(runs, offset):
+    """An ``evaluate`` result: every figure, a real one and a count beside."""
+    quality = {name: i + offset for i, name in enumerate(runs.FIGURES)}
+    return {**quality, "two_sample_accuracy_real": 0.46, "n_samples": 64}
+
+
+def test_figures_of_keeps_the_figures_only_as_floats(runs):
+    figures = runs.figures_of(evaluation(runs, 1))
+    assert list(figures) == list(runs.FIGURES)
+    assert all(type(value) is float for value in figures.values())
+    assert figures["two_sample_accuracy"] == 1.0
+
+
+def test_mean_figures_averages_each_figure(runs):
+    results = [runs.figures_of(evaluation(runs, offset)) for offset in (0, 1, 5)]
+    means = runs.mean_figures(results)
+    assert means["two_sample_accuracy"] == pytest.approx(2.0)
+    assert means["level_error"] == pytest.approx(len(runs.FIGURES) - 1 + 2.0)
+
+
+def test_row_names_every_figure_with_three_decimals(runs):
+    line = runs.row(runs.figures_of(evaluation(runs, 0.25)))
+    assert line.startswith("two_sample_accuracy 0.250  shape_plausibility 1.250")
+    assert line.count(".") == len(runs.FIGURES)
+
+
+def test_a_missing_figure_is_a_key_error_naming_it(runs):
+    with pytest.raises(KeyError, match="level_error"):
+        runs.figures_of({name: 0.5 for name in runs.FIGURES[:-1]})
+
+
+def test_the_scripts_take_their_figures_from_the_shared_module(scripts):
+    for script in scripts:
+        assert script.row.__module__ == script.load_run.__module__ == "_runs"
