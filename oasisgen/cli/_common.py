@@ -258,6 +258,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "strong as the slices' (default: 0, the paper's loss)",
     )
     parser.add_argument(
+        "--bottom-code-noise",
+        type=float,
+        default=0.0,
+        help="share of the bottom codes training decodes as random ones, so that "
+        "the decoder draws smooth images around a prior's misfits (default: 0)",
+    )
+    parser.add_argument(
         "--learning-rate",
         type=auto_or(float),
         default="auto",
@@ -299,6 +306,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "bottom_stride": args.bottom_stride,
         "top_reconstruction_weight": args.top_reconstruction_weight,
         "gradient_loss_weight": args.gradient_loss_weight,
+        "bottom_code_noise": args.bottom_code_noise,
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "epochs": args.epochs,

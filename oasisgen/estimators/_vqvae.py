@@ -107,6 +107,11 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         across, of the reconstruction and of the slice. It asks for edges as
         strong as the slice's where the squared error alone blurs them; 0 for
         the paper's loss (benchmarks/README.md, "Sharper reconstructions").
+    bottom_code_noise : float, default=0.0
+        Share of the bottom codes, in [0, 1), that training decodes as another
+        code drawn at random (:class:`~oasisgen.nn.VQVAE2`). A prior's samples
+        hold codes that do not fit their neighbours; with noise, the decoder
+        learns to draw a smooth image around them. 0 for the paper's training.
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -238,6 +243,7 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         "bottom_stride": [Options(Integral, set(BOTTOM_STRIDES))],
         "top_reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "gradient_loss_weight": [Interval(Real, 0, None, closed="left")],
+        "bottom_code_noise": [Interval(Real, 0, 1, closed="left")],
         **TRAINING_CONSTRAINTS,
         "learning_rate": [
             Interval(Real, 0, None, closed="neither"),
@@ -258,6 +264,7 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         bottom_stride: int = 4,
         top_reconstruction_weight: float = 0.0,
         gradient_loss_weight: float = 0.0,
+        bottom_code_noise: float = 0.0,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float | str = "auto",
         batch_size: int | str = "auto",
@@ -285,6 +292,7 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         self.bottom_stride = bottom_stride
         self.top_reconstruction_weight = top_reconstruction_weight
         self.gradient_loss_weight = gradient_loss_weight
+        self.bottom_code_noise = bottom_code_noise
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -520,6 +528,7 @@ tf.data.Dataset
             bottom_stride=self.bottom_stride,
             top_reconstruction_weight=self.top_reconstruction_weight,
             gradient_loss_weight=self.gradient_loss_weight,
+            bottom_code_noise=self.bottom_code_noise,
             seed=seed,
         )
         model.build((None, *self.image_shape_, 1))

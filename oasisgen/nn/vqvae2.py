@@ -141,8 +141,13 @@ class VQVAE2(keras.Model):
         differences of the reconstruction and of the image. The squared error
         alone blurs edges it cannot place exactly; this term asks for edges as
         strong as the image's. 0 for the paper's loss.
+    bottom_code_noise : float, default=0.0
+        Share of the bottom codes that training decodes as another code, drawn
+        uniformly from the codebook, in [0, 1). The decoder learns to draw a
+        smooth, plausible image around codes that do not fit their neighbours,
+        as a prior's samples have; 0 for the paper's training.
     seed : int, optional
-        Seed of the quantizers' random restarts.
+        Seed of the quantizers' random restarts and of the code noise.
     **kwargs
         Passed to :class:`keras.Model`.
 
@@ -177,6 +182,7 @@ class VQVAE2(keras.Model):
         restart_after: int = 64,
         top_reconstruction_weight: float = 0.0,
         gradient_loss_weight: float = 0.0,
+        bottom_code_noise: float = 0.0,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -195,6 +201,19 @@ class VQVAE2(keras.Model):
                 )
             if not weight >= 0:
                 raise ValueError(f"{name} must be a number >= 0; got {weight!r}.")
+        noise_message = (
+            "bottom_code_noise must be a number in [0, 1), the share of bottom codes "
+            "replaced in training; got"
+        )
+        if isinstance(bottom_code_noise, bool) or not isinstance(
+            bottom_code_noise, Real
+        ):
+            raise TypeError(
+                f"{noise_message} {type(bottom_code_noise).__name__} "
+                f"{bottom_code_noise!r}."
+            )
+        if not 0 <= bottom_code_noise < 1:
+            raise ValueError(f"{noise_message} {bottom_code_noise!r}.")
         super().__init__(**kwargs)
         self.num_embeddings = _pair(num_embeddings)
         self.embedding_dim = int(embedding_dim)
@@ -207,6 +226,7 @@ class VQVAE2(keras.Model):
         self.restart_after = int(restart_after)
         self.top_reconstruction_weight = float(top_reconstruction_weight)
         self.gradient_loss_weight = float(gradient_loss_weight)
+        self.bottom_code_noise = float(bottom_code_noise)
         self.seed = seed
 
         res = (self.n_res_blocks, self.n_res_channels)
@@ -242,6 +262,15 @@ class VQVAE2(keras.Model):
                 1, 1, kernel_initializer=seeds.glorot(), name="top_reconstruction"
             )
         quantizer_seeds = (None, None) if seed is None else (seed, seed + 1)
+        # its state is a variable: made only with noise, so models without
+        # noise keep the variables (and the saved files) they always had
+        self.noise_seeds = (
+            keras.random.SeedGenerator(
+                None if seed is None else seed + 2, name="noise_seeds"
+            )
+            if self.bottom_code_noise
+            else None
+        )
         self.top_quantizer, self.bottom_quantizer = (
             VectorQuantizer(
                 size,
@@ -292,6 +321,9 @@ class VQVAE2(keras.Model):
         joined = keras.ops.concatenate([top_decoded, enc_bottom], -1)
         z_bottom = self.bottom_projection(joined)
         quant_bottom, bottom_codes = self.bottom_quantizer(z_bottom, training=training)
+        decoded_bottom = quant_bottom
+        if training and self.bottom_code_noise:
+            decoded_bottom = self._with_code_noise(quant_bottom, bottom_codes)
         # The commitment loss is computed here rather than read from self.losses:
         # under a MirroredStrategy the replicas share that list, and each would
         # count every replica's commitment.
@@ -299,7 +331,7 @@ class VQVAE2(keras.Model):
             self.top_quantizer, z_top, top_codes
         ) + self._commitment(self.bottom_quantizer, z_bottom, bottom_codes)
         return Forward(
-            self._decode_image(quant_top, quant_bottom),
+            self._decode_image(quant_top, decoded_bottom),
             top_codes,
             bottom_codes,
             commitment,
@@ -307,6 +339,18 @@ class VQVAE2(keras.Model):
             if self.top_reconstruction_weight
             else None,
         )
+
+    def _with_code_noise(self, quantized: tf.Tensor, codes: tf.Tensor) -> tf.Tensor:
+        """Return ``quantized`` with a share of its codes' vectors swapped at random."""
+        shape = tf.shape(codes)
+        replace = keras.random.uniform(shape, seed=self.noise_seeds) < (
+            self.bottom_code_noise
+        )
+        others = keras.random.randint(
+            shape, 0, self.num_embeddings[1], dtype="int32", seed=self.noise_seeds
+        )
+        swapped = tf.cast(self.bottom_quantizer.lookup(others), quantized.dtype)
+        return tf.where(replace[..., None], swapped, quantized)
 
     def _coarse_error(self, images: tf.Tensor, forward: Forward) -> tf.Tensor | None:
         """Return the error of the image read from the top codes (None without)."""
@@ -468,6 +512,7 @@ class VQVAE2(keras.Model):
             restart_after=self.restart_after,
             top_reconstruction_weight=self.top_reconstruction_weight,
             gradient_loss_weight=self.gradient_loss_weight,
+            bottom_code_noise=self.bottom_code_noise,
             seed=self.seed,
         )
         return config

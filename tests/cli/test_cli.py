@@ -111,6 +111,25 @@ def test_batch_size_and_learning_rate_take_auto_or_a_number(argv, expected):
 
 
 @pytest.mark.parametrize(
+    ("argv", "expected"), [([], 0.0), (["--bottom-code-noise", "0.1"], 0.1)]
+)
+def test_bottom_code_noise_reaches_the_estimator(argv, expected):
+    from oasisgen.cli import train
+    from oasisgen.cli._common import estimator_params, parse_as
+
+    args = parse_as(train.add_parser, ["train", "--out", "run", *argv])
+    assert estimator_params(args)["bottom_code_noise"] == expected
+
+
+def test_a_bottom_code_noise_of_1_is_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--image-size", "16", "--epochs", "1"]
+    assert main([*argv, "--bottom-code-noise", "1"]) == 2
+    assert "'bottom_code_noise' parameter" in capsys.readouterr().err
+    assert not (out / "model").exists()
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--batch-size", "big"], "expected a whole number of at least 1; got 'big'"),
@@ -260,7 +279,12 @@ def test_demo_trains_the_model_and_priors_and_samples(tmp_path):
     assert main([*argv, "--eval-samples", "16", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["data"] == "sample"
-    for name in ("bottom_stride", "top_reconstruction_weight", "gradient_loss_weight"):
+    for name in (
+        "bottom_stride",
+        "top_reconstruction_weight",
+        "gradient_loss_weight",
+        "bottom_code_noise",
+    ):
         assert metrics["params"][name] == DEMO[name]
     generator = oasisgen.load(out / "generator")
     assert generator.top_prior_.jit_compile and generator.bottom_prior_.jit_compile

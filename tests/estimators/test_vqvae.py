@@ -79,6 +79,7 @@ def test_a_bottom_stride_of_2_gives_a_bottom_map_twice_as_fine(slices, tmp_path)
 def test_extra_loss_weights_train_and_survive_save_and_load(tmp_path):
     X = load_sample("train", image_size=16)
     weights = {"top_reconstruction_weight": 1.0, "gradient_loss_weight": 2.0}
+    weights["bottom_code_noise"] = 0.05
     est = VQVAE2Estimator(**{**TINY_VQVAE, "epochs": 3}, **weights).fit(X)
     for name in ("top_reconstruction_loss", "gradient_loss"):
         history = est.history_[name]
@@ -276,6 +277,7 @@ def test_string_images_are_a_type_error():
         ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
         ({"top_reconstruction_weight": -1.0}, "'top_reconstruction_weight' param"),
         ({"gradient_loss_weight": -1.0}, "'gradient_loss_weight' param"),
+        ({"bottom_code_noise": 1.0}, r"'bottom_code_noise' parameter .*\[0.0, 1.0\)"),
         ({"learning_rate": "fast"}, "'learning_rate' parameter .*'auto'.* Got 'fast'"),
         ({"batch_size": "big"}, "'batch_size' parameter .*'auto'.* Got 'big'"),
         ({"batch_size": 0}, "'batch_size' parameter"),
@@ -291,6 +293,7 @@ def test_string_images_are_a_type_error():
         "all-validation",
         "negative-top-weight",
         "negative-gradient-weight",
+        "all-code-noise",
         "word-lr",
         "word-batch",
         "zero-batch",

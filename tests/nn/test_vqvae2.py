@@ -169,3 +169,43 @@ def test_training_with_a_top_reconstruction_weight_teaches_the_top_codes_the_lay
     history = model.fit(images, batch_size=8, epochs=8, verbose=0).history
     coarse = history["top_reconstruction_loss"]
     assert coarse[-1] < 0.5 * coarse[0]
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_code_noise_swaps_about_its_share_of_the_bottom_codes(rate):
+    model = VQVAE2(num_embeddings=(8, 64), bottom_code_noise=rate, seed=0, **TINY)
+    model.build((None, 64, 64, 1))
+    codes = tf.zeros((16, 16, 16), dtype="int32")  # 4096 codes, all code 0
+    quantized = model.bottom_quantizer.lookup(codes)
+    noisy = np.asarray(model._with_code_noise(quantized, codes))
+    changed = np.any(noisy != np.asarray(quantized), axis=-1)
+    # a swap to code 0 itself (1 in 64) leaves the vector as it was
+    assert abs(changed.mean() - rate * 63 / 64) < 0.03
+    vectors = np.asarray(model.bottom_quantizer.lookup(tf.range(64)))
+    swapped = noisy[changed]
+    assert np.all(np.isclose(swapped[:, None], vectors[None]).all(-1).any(-1))
+
+
+def test_code_noise_acts_in_training_only():
+    images = make_images()
+    plain = VQVAE2(num_embeddings=16, seed=0, **TINY)
+    noisy = VQVAE2(num_embeddings=16, bottom_code_noise=0.5, seed=0, **TINY)
+    for model in (plain, noisy):
+        model.build(images.shape)
+    noisy.set_weights(plain.get_weights())
+    np.testing.assert_array_equal(noisy(images), plain(images))
+    trained = noisy._forward(images, training=True).reconstruction
+    assert not np.allclose(
+        trained, plain._forward(images, training=True).reconstruction
+    )
+    assert VQVAE2.from_config(noisy.get_config()).bottom_code_noise == 0.5
+
+
+@pytest.mark.parametrize(
+    ("rate", "error"),
+    [(-0.1, ValueError), (1.0, ValueError), (float("nan"), ValueError)]
+    + [("some", TypeError), (True, TypeError)],
+)
+def test_a_code_noise_outside_0_1_is_refused(rate, error):
+    with pytest.raises(error, match=r"bottom_code_noise must be a number in \[0, 1\)"):
+        VQVAE2(bottom_code_noise=rate, **TINY)
