@@ -1,5 +1,7 @@
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -453,3 +455,21 @@ def test_search_errors_name_the_problem_and_write_nothing(
     assert error.startswith("oasisgen search: error:")
     assert message.format(port=port) in error
     assert not out.exists()
+
+
+def test_python_dash_m_oasisgen_runs_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "oasisgen", "train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--bottom-code-noise" in result.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "oasisgen", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "invalid choice: 'nonsense'" in bad.stderr
