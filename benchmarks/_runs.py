@@ -1,7 +1,7 @@
 """A trained run's generator and data, and the sample-quality figures read from it.
 
 Shared by the benchmarks that re-measure the samples of a run trained with
-``--priors --heldout-fraction`` (``temperatures.py``, ``bottom_prior.py``).
+``--priors --heldout-fraction`` (``temperatures.py``, ``refit_prior.py``).
 """
 
 from __future__ import annotations

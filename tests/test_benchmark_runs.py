@@ -14,7 +14,7 @@ def runs():
 def scripts():
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(BENCHMARKS))  # the scripts import _machine, _runs
-        yield [load_benchmark(name) for name in ("temperatures", "bottom_prior")]
+        yield [load_benchmark(name) for name in ("temperatures", "refit_prior")]
 
 
 def evaluation(runs, offset):

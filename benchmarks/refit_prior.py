@@ -1,19 +1,22 @@
-"""Sample quality of a trained run with its bottom prior refitted other ways.
+"""Sample quality of a trained run with one of its priors refitted other ways.
 
 Loads the generator of a run trained with ``--priors --heldout-fraction`` (such as
-``runs/demo`` after ``make demo``), refits its bottom prior once per
-``--variant NAME:PARAM=VALUE[,PARAM=VALUE...]`` (the saved prior's parameters
-with those changed, on the same codes: the run's training slices and the
-flipped, gamma-corrected copies of its augmentation), and compares 64 samples
-per seed with the run's held-out slices, as ``oasisgen evaluate RUN --samples``
-does; the top prior and the VQ-VAE-2 stay the run's. The run's own bottom prior
-is measured first, as ``saved``. One seed is one draw of the samples and one
-split of the two-sample folds, so the spread over seeds is the noise of each
-figure. Prints the mean over seeds, writes every figure as JSON::
+``runs/demo`` after ``make demo``), refits its ``--prior`` (``bottom``, the
+default, or ``top``) once per ``--variant NAME:PARAM=VALUE[,PARAM=VALUE...]``
+(the saved prior's parameters with those changed, on the same codes: the run's
+training slices and the flipped, gamma-corrected copies of its augmentation, with
+their slice positions for the top prior), and compares 64 samples per seed with
+the run's held-out slices, as ``oasisgen evaluate RUN --samples`` does; the other
+prior and the VQ-VAE-2 stay the run's. The run's own prior is measured first, as
+``saved``. One seed is one draw of the samples and one split of the two-sample
+folds, so the spread over seeds is the noise of each figure. Prints the mean over
+seeds, writes every figure as JSON::
 
     cd benchmarks
-    ../.venv/bin/python bottom_prior.py ../runs/demo --variant one:condition_layers=1 \
+    ../.venv/bin/python refit_prior.py ../runs/demo --variant one:condition_layers=1 \
         --variant wider:hidden_channels=48 --json results/bottom_prior.json
+    ../.venv/bin/python refit_prior.py ../runs/demo --prior top \
+        --variant wide:kernel_size=5
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from _machine import write_record
 from _runs import figures_of, load_run, mean_figures, row
 
 SAVED = "saved"
+PRIORS = ("bottom", "top")
 
 
 def variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -59,6 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line; refuse values that cannot be measured."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a run trained with --priors")
+    parser.add_argument("--prior", choices=PRIORS, default="bottom")
     parser.add_argument(
         "--variant", type=variant, action="append", default=[], dest="variants"
     )
@@ -76,24 +81,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def training_codes(generator: Any, train: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return the (top, bottom) codes the run's bottom prior learnt from."""
+def training_codes(generator: Any, train: Any) -> tuple[np.ndarray, ...]:
+    """Return the (top, bottom) codes and positions the run's priors learnt from.
+
+    The positions are None for a run whose top prior reads none.
+    """
     from sklearn.base import clone
 
-    images = train.to_numpy()
+    images, positions = train.to_numpy(), train.positions
+    n_copies = 0
     if generator.augmentation is not None:
         copies = clone(generator.augmentation).fit_transform(images)
+        n_copies = len(copies) // len(images)
         images = np.concatenate([images, copies])
-    return generator.vqvae_.encode(images)
+    if generator.slice_positions_ is None:
+        positions = None
+    elif positions is not None:
+        positions = np.tile(positions, n_copies + 1)
+    return (*generator.vqvae_.encode(images), positions)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Return the bits, fit seconds and figures of each bottom prior and seed."""
+    """Return the bits, fit seconds and figures of each refitted prior and seed."""
     from sklearn.base import clone
 
     generator, splits = load_run(args.run_dir)
-    top, bottom = training_codes(generator, splits["train"])
-    saved = generator.bottom_prior_
+    top, bottom, positions = training_codes(generator, splits["train"])
+    attribute = f"{args.prior}_prior_"
+    saved = getattr(generator, attribute)
     results = {}
     for name, params in [(SAVED, None), *args.variants]:
         seconds = None
@@ -101,9 +116,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         if params is not None:
             prior = clone(saved).set_params(verbose=0, **params)
             started = time.perf_counter()
-            prior.fit(bottom, top)
+            if args.prior == "top":
+                prior.fit(top, global_condition=positions)
+            else:
+                prior.fit(bottom, top)
             seconds = time.perf_counter() - started
-        generator.bottom_prior_ = prior
+        setattr(generator, attribute, prior)
         result = {
             "params": params,
             "fit_seconds": seconds,
@@ -120,7 +138,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             result[str(seed)] = figures_of(quality)
         result["mean"] = mean_figures([result[str(seed)] for seed in args.seeds])
         results[name] = result
-        print(f"{name} {params or ''}: bits {result['bits']['bottom']:.3f}  "
+        print(f"{name} {params or ''}: bits {result['bits'][args.prior]:.3f}  "
               f"{row(result['mean'])}", flush=True)  # fmt: skip
     return results
 
@@ -131,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     results = measure(args)
     record = {
         "run_dir": str(args.run_dir),
+        "prior": args.prior,
         "seeds": args.seeds,
         "n_samples": args.n_samples,
         "temperature": args.temperature,
