@@ -154,6 +154,7 @@ PRIOR_OPTIONS: tuple[tuple[str, type, float], ...] = (
     ("--prior-layers", int, 12),
     ("--prior-hidden-channels", int, 128),
     ("--prior-kernel-size", int, 5),
+    ("--prior-attention-layers", int, 0),
     ("--prior-dropout", float, 0.0),
     ("--prior-learning-rate", float, 3e-4),
     ("--prior-batch-size", int, 32),

@@ -75,6 +75,13 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         nearly symmetric from left to right, such as axial brain slices: it keeps
         the outlines of sampled heads symmetric (benchmarks/README.md, "Mirror
         context").
+    attention_layers : int, default=0
+        Causal self-attention layers, spread evenly among the gated layers (at
+        most ``n_layers``), as in the priors of the VQ-VAE-2 paper: each code is
+        then drawn seeing every code before it, where the gated layers alone see
+        ``kernel_size // 2`` more rows per layer. For grids wider than the gated
+        layers see, such as the top codes of 128- and 256-pixel slices
+        (benchmarks/README.md, "A top prior that sees its whole grid").
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -179,6 +186,7 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         "condition_channels": [_POSITIVE_INT],
         "condition_layers": [_POSITIVE_INT],
         "mirror_context": ["boolean"],
+        "attention_layers": [Interval(Integral, 0, None, closed="left")],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -194,6 +202,7 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         condition_channels: int = 64,
         condition_layers: int = 1,
         mirror_context: bool = False,
+        attention_layers: int = 0,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
@@ -222,6 +231,7 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         self.condition_channels = condition_channels
         self.condition_layers = condition_layers
         self.mirror_context = mirror_context
+        self.attention_layers = attention_layers
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -248,6 +258,17 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ fitting
+    def _validate_params(self) -> None:
+        """Check the parameters, also against each other, before any work."""
+        super()._validate_params()
+        if self.attention_layers > self.n_layers:
+            raise ValueError(
+                f"{type(self).__name__} got attention_layers={self.attention_layers}"
+                f" and n_layers={self.n_layers}; each attention layer follows one "
+                "gated layer, so attention_layers must be at most n_layers. Lower "
+                "attention_layers or raise n_layers."
+            )
+
     def fit(
         self, X: Any, condition: Any = None, *, global_condition: Any = None
     ) -> PixelCNNPrior:
@@ -410,6 +431,7 @@ optional
             condition_layers=self.condition_layers,
             global_condition_dim=self.global_condition_dim_,
             mirror_context=self.mirror_context,
+            attention_layers=self.attention_layers,
             seed=seed,
         )
         model.build(None)

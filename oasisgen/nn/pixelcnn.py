@@ -49,6 +49,12 @@ their embeddings into features added like those of the conditions. The stacks se
 that far only after many layers, and a head is nearly symmetric from left to right:
 with it, the prior of the bottom codes of the demo keeps the outline symmetric
 (benchmarks/README.md, "Mirror context").
+
+A model with ``attention_layers`` set follows that many gated layers, spread
+evenly through the network, with causal multi-head self-attention on the
+horizontal stack (:class:`~oasisgen.nn.attention.CausalSelfAttention`), as the
+priors of the VQ-VAE-2 paper do: each position then sees every code before it,
+however large the grid, where the stacks alone see ``k // 2`` more rows per layer.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ import keras
 import tensorflow as tf
 
 from oasisgen.datasets.validation import check_condition_grid
+from oasisgen.nn.attention import CausalSelfAttention
 from oasisgen.nn.multi_worker import MultiWorkerLogsMixin
 from oasisgen.nn.seeds import LayerSeeds
 
@@ -343,6 +350,11 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     mirror_context : bool, default=False
         Also show each position the codes at its mirror image across the
         vertical midline, where they are already drawn (see the module notes).
+    attention_layers : int, default=0
+        Causal self-attention layers, each after one of the gated layers,
+        spread evenly; at most ``n_layers``. 0 for none.
+    attention_heads : int, default=4
+        Heads of each attention layer.
     seed : int, optional
         Seed of the initial weights and of the dropout.
     **kwargs
@@ -388,6 +400,14 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
     >>> tuple(bottom((np.zeros((2, 8, 8), dtype="int32"), top)).shape)
     (2, 8, 8, 8)
 
+    A prior whose every code sees all the codes before it, with one attention
+    layer:
+
+    >>> seeing = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8,
+    ...                        attention_layers=1)
+    >>> tuple(seeing(codes).shape)
+    (2, 4, 5, 8)
+
     A prior of 4x4 top codes given the level of each slice:
 
     >>> by_level = GatedPixelCNN(num_embeddings=8, n_layers=2, hidden_channels=8,
@@ -410,6 +430,8 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
         condition_layers: int = 1,
         global_condition_dim: int | None = None,
         mirror_context: bool = False,
+        attention_layers: int = 0,
+        attention_heads: int = 4,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -428,9 +450,15 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
             ("n_layers", n_layers, 0),
             ("condition_upsample", condition_upsample, 1),
             ("condition_layers", condition_layers, 1),
+            ("attention_heads", attention_heads, 1),
         ]:
             if int(value) < low:
                 raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+        if not 0 <= int(attention_layers) <= int(n_layers):
+            raise ValueError(
+                "attention_layers must be an int from 0 to n_layers, each following "
+                f"one gated layer; got {attention_layers!r} with n_layers={n_layers!r}."
+            )
         self.num_embeddings = int(num_embeddings)
         self.n_layers = int(n_layers)
         self.hidden_channels = int(hidden_channels)
@@ -451,6 +479,8 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 f"{global_condition_dim!r}."
             )
         self.mirror_context = bool(mirror_context)
+        self.attention_layers = int(attention_layers)
+        self.attention_heads = int(attention_heads)
         self.seed = seed
 
         seeds = LayerSeeds(seed)
@@ -502,11 +532,32 @@ class GatedPixelCNN(MultiWorkerLogsMixin, keras.Model):
                 kernel_initializer=seeds.glorot(),
                 name="mirror",
             )
+        # drawn after the other seeds, so models without attention are unchanged
+        self.attention_blocks = [
+            CausalSelfAttention(
+                self.hidden_channels,
+                self.attention_heads,
+                seed=seeds(),
+                name=f"attention_{index}",
+            )
+            for index in self.attention_after
+        ]
 
     @property
     def conditional(self) -> bool:
         """Whether the model reads a condition map."""
         return self.condition_num_embeddings is not None
+
+    @property
+    def attention_after(self) -> tuple[int, ...]:
+        """Indices of the gated layers followed by an attention layer."""
+        n, count = self.n_layers, self.attention_layers
+        return tuple(n * (k + 1) // (count + 1) for k in range(count))
+
+    def attention_of(self, index: int) -> CausalSelfAttention | None:
+        """Return the attention layer after gated layer ``index``, or None."""
+        after = self.attention_after
+        return self.attention_blocks[after.index(index)] if index in after else None
 
     @property
     def global_conditional(self) -> bool:
@@ -661,9 +712,12 @@ wc * condition_upsample, condition_channels), or (n, 1, 1, condition_channels) f
             mirror = self.mirror_network(self.mirror_inputs(v, _shift_down(v)))
             features = mirror if features is None else features + mirror
         skip = tf.zeros_like(v)
-        for layer in self.gated_layers:
+        for index, layer in enumerate(self.gated_layers):
             v, h, layer_skip = layer(v, h, features, training=training)
             skip = skip + layer_skip
+            attention = self.attention_of(index)
+            if attention is not None:
+                h = attention(h)
         return self.head(skip)
 
     def head(self, skip: tf.Tensor) -> tf.Tensor:
@@ -713,6 +767,8 @@ w // condition_upsample), optional
             condition_layers=self.condition_layers,
             global_condition_dim=self.global_condition_dim,
             mirror_context=self.mirror_context,
+            attention_layers=self.attention_layers,
+            attention_heads=self.attention_heads,
             seed=self.seed,
         )
         return config

@@ -10,7 +10,9 @@ Two methods draw the same samples from the same seed:
     Generation for Convolutional Autoregressive Models"). Within a row, each pixel
     runs the horizontal stacks on a window of ``k//2 + 1`` cached pixels per layer;
     once a row is complete, the vertical stacks run on a window of ``k//2 + 1``
-    cached rows per layer, and their pre-activations feed the next row. Every
+    cached rows per layer, and their pre-activations feed the next row. The
+    attention layers of a model with ``attention_layers`` keep the keys and values
+    of every position drawn so far. Every
     position is thus computed once, as in one forward pass. One compiled function
     (fixed shapes, traced once per batch size, grid width and ``top_k``) samples
     a whole row.
@@ -340,13 +342,28 @@ class Sampler:
         ]
         above = [tf.zeros((n, 1, width, 2 * channels), dtype) for _ in layers]
         previous = tf.zeros((n, 1, width, channels), dtype)  # row above, embedded
+        # the keys and values of every position of each attention layer
+        caches = [
+            (tf.zeros(size, dtype), tf.zeros(size, dtype))
+            for size in (
+                (n, block.heads, height * width, block.key_dim)
+                for block in model.attention_blocks
+            )
+        ]
         for i in range(height):
             noise = tf.constant(_row_noise(rng, n, width, model.num_embeddings))
             condition_row = features
             if features is not None and features.shape[1] > 1:
                 condition_row = features[:, i : i + 1]
-            row, windows, above, previous = row_step(
-                windows, above, previous, noise, condition_row, temperature
+            row, windows, above, previous, caches = row_step(
+                windows,
+                above,
+                previous,
+                noise,
+                condition_row,
+                temperature,
+                caches,
+                tf.constant(i),
             )
             yield row.numpy()
 
@@ -358,12 +375,15 @@ class Sampler:
         noise: tf.Tensor,
         condition: tf.Tensor | None,
         temperature: tf.Tensor,
+        caches: list[tuple[tf.Tensor, tf.Tensor]],
+        row_index: tf.Tensor,
         top_k: int | None,
-    ) -> tuple[tf.Tensor, list[tf.Tensor], list[tf.Tensor], tf.Tensor]:
-        """Sample one row, then advance the vertical stacks past it.
+    ) -> tuple[tf.Tensor, list[tf.Tensor], list[tf.Tensor], tf.Tensor, list[Any]]:
+        """Sample row ``row_index``, then advance the vertical stacks past it.
 
         ``previous`` holds the embedded codes of the row above (zeros above the
-        map); the embedded codes of this row are returned for the next one.
+        map); the embedded codes of this row are returned for the next one, and
+        the attention ``caches`` with this row's keys and values.
         """
         model = self.model
         layers = model.gated_layers
@@ -391,12 +411,14 @@ class Sampler:
                 for layer, v_pre in zip(layers, above, strict=True)
             ]
 
-        row, drawn = self._sample_row_pixels(biases_at, noise, temperature, top_k)
+        row, drawn, caches = self._sample_row_pixels(
+            biases_at, noise, temperature, top_k, caches, row_index
+        )
         if model.mirror_context:  # the whole row is known now
             mirror = model.mirror_network(model.mirror_inputs(drawn, previous))
             condition = mirror if condition is None else condition + mirror
         windows, above = self._advance_vertical(windows, row, condition)
-        return row, windows, above, drawn
+        return row, windows, above, drawn, caches
 
     def _sample_row_pixels(
         self,
@@ -404,13 +426,16 @@ class Sampler:
         noise: tf.Tensor,
         temperature: tf.Tensor,
         top_k: int | None,
-    ) -> tuple[tf.Tensor, tf.Tensor]:
+        caches: list[tuple[tf.Tensor, tf.Tensor]],
+        row_index: tf.Tensor,
+    ) -> tuple[tf.Tensor, tf.Tensor, list[tuple[tf.Tensor, tf.Tensor]]]:
         """Return the codes (n, w) of one row, sampled left to right, embedded too.
 
         ``biases_at(j, drawn)`` gives each layer's horizontal bias at column ``j``
         from the embedded codes drawn so far (zeros where not drawn yet). Only a
         model with ``mirror_context`` reads them, so only then are they kept; the
-        embedded row is zeros otherwise.
+        embedded row is zeros otherwise. The attention ``caches`` are returned with
+        the keys and values of the row written in.
         """
         model = self.model
         n, width = noise.shape[0], noise.shape[1]
@@ -425,9 +450,10 @@ class Sampler:
             j: tf.Tensor,
             windows: list[tf.Tensor],
             drawn: tf.Tensor,
+            caches: list[tuple[tf.Tensor, tf.Tensor]],
             codes: tf.TensorArray,
-        ) -> tuple[tf.Tensor, list[tf.Tensor], tf.Tensor, tf.TensorArray]:
-            windows = list(windows)
+        ) -> tuple[tf.Tensor, list[tf.Tensor], tf.Tensor, list[Any], tf.TensorArray]:
+            windows, caches = list(windows), list(caches)
             h, skip = None, 0.0
             biases = biases_at(j, drawn)
             for index, layer in enumerate(model.gated_layers):
@@ -435,6 +461,13 @@ class Sampler:
                     windows[index] = _push(windows[index], h, axis=2)
                 h, layer_skip = layer.horizontal(windows[index], h, biases[index])
                 skip = skip + layer_skip
+                attention = model.attention_of(index)
+                if attention is not None:
+                    block = model.attention_after.index(index)
+                    h, keys, values = attention.step(
+                        h, *caches[block], row_index * width + j, width
+                    )
+                    caches[block] = (keys, values)
             logits = model.head(skip)[:, 0, 0]
             code = _choose(logits, noise[:, j], temperature, top_k)
             embedded = model.embedding(code)[:, None, None]
@@ -443,13 +476,15 @@ class Sampler:
             if model.mirror_context:  # only the mirror context reads the row so far
                 at_j = tf.one_hot(j, width, dtype=dtype)[None, None, :, None]
                 drawn = drawn + at_j * embedded
-            return j + 1, windows, drawn, codes.write(j, code)
+            return j + 1, windows, drawn, caches, codes.write(j, code)
 
         codes = tf.TensorArray(tf.int32, size=width)
-        _, _, drawn, codes = tf.while_loop(
-            lambda j, *_: j < width, pixel, (tf.constant(0), windows, drawn, codes)
+        _, _, drawn, caches, codes = tf.while_loop(
+            lambda j, *_: j < width,
+            pixel,
+            (tf.constant(0), windows, drawn, list(caches), codes),
         )
-        return tf.transpose(codes.stack()), drawn
+        return tf.transpose(codes.stack()), drawn, caches
 
     def _advance_vertical(
         self, windows: list[tf.Tensor], row: tf.Tensor, condition: tf.Tensor | None

@@ -248,6 +248,7 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     out = shutil.copytree(run_dir, tmp_path / "run")  # train-prior writes into it
     mirror = ["--prior-mirror-context", "bottom", "--prior-condition-layers", "2"]
     per_level = ["--prior-hidden-channels", "8", "4", "--prior-layers", "1", "2"]
+    per_level += ["--prior-attention-layers", "1", "0"]
     argv = ["train-prior", str(out), *PRIORS, *per_level, *mirror, "--quiet"]
     assert main(argv) == 0
     generator = oasisgen.load(out / "generator")
@@ -257,6 +258,7 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     assert (top.hidden_channels, top.n_layers) == (8, 1)
     assert (bottom.hidden_channels, bottom.n_layers) == (4, 2)
     assert (top.condition_layers, bottom.condition_layers) == (1, 2)
+    assert (top.attention_layers, bottom.attention_layers) == (1, 0)
     assert top.epochs == bottom.epochs == 1  # one value: both priors
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top_prior_test_bits_per_code"] > 0

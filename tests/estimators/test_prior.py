@@ -88,6 +88,51 @@ def test_a_deeper_condition_network_fits_samples_and_is_saved(tmp_path):
     assert loaded.score(bottom, top) == pytest.approx(prior.score(bottom, top))
 
 
+def copy_codes(n=64, seed=0):
+    """Maps whose last row repeats the first (0 or 1), with 2 in between."""
+    first = np.random.default_rng(seed).integers(0, 2, n)
+    maps = np.full((n, 6, 6), 2)
+    maps[:, 0] = maps[:, -1] = first[:, None]
+    return maps
+
+
+@pytest.mark.parametrize(("attention_layers", "sure"), [(0, False), (1, True)])
+def test_attention_learns_what_lies_beyond_the_convolutions(attention_layers, sure):
+    # Two gated layers of kernel 3 see three rows up: from the start of the last
+    # row, only attention sees the first row, which the code there repeats.
+    maps = copy_codes()
+    params = {**TINY_PRIOR, "epochs": 30, "learning_rate": 1e-2}
+    prior = PixelCNNPrior(**params, attention_layers=attention_layers).fit(maps)
+    logits = np.asarray(prior.model_(maps[:16]))[:, -1, 0]
+    probability = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probability /= probability.sum(axis=1, keepdims=True)
+    right = probability[np.arange(16), maps[:16, 0, 0]].mean()
+    assert (right > 0.9) == sure, right
+    assert right > 0.4  # without attention: a fair guess between 0 and 1
+
+
+def test_attention_layers_sample_exactly_and_are_saved(tmp_path):
+    maps = copy_codes(16)
+    prior = PixelCNNPrior(**TINY_PRIOR, attention_layers=2).fit(maps)
+    assert prior.model_.attention_layers == 2
+    fast, naive = (
+        prior.sample(3, random_state=0, method=method) for method in ("fast", "naive")
+    )
+    np.testing.assert_array_equal(fast, naive)
+    prior.save(tmp_path / "prior")
+    loaded = oasisgen.load(tmp_path / "prior")
+    assert loaded.attention_layers == 2
+    assert loaded.score(maps) == pytest.approx(prior.score(maps))
+    np.testing.assert_array_equal(loaded.sample(3, random_state=0), fast)
+
+
+def test_more_attention_layers_than_gated_layers_are_refused_before_fitting():
+    prior = PixelCNNPrior(**{**TINY_PRIOR, "n_layers": 2}, attention_layers=3)
+    with pytest.raises(ValueError, match="attention_layers=3 and n_layers=2.*at most"):
+        prior.fit(make_row_codes(8))
+    assert not hasattr(prior, "model_")
+
+
 @pytest.mark.parametrize("method", ["fast", "naive"])
 def test_the_same_seed_gives_the_same_samples(row_prior, method):
     first = row_prior.sample(3, random_state=7, method=method)
@@ -219,8 +264,17 @@ def test_methods_before_fit_raise_not_fitted(method, tmp_path):
         ({"learning_rate": 0}, "'learning_rate' parameter"),
         ({"distribute": "tpu"}, "'distribute' parameter"),
         ({"condition_layers": 0}, "'condition_layers' parameter"),
+        ({"attention_layers": -1}, "'attention_layers' parameter"),
     ],
-    ids=["one-code", "kernel-1", "dropout", "zero-lr", "distribute", "condition"],
+    ids=[
+        "one-code",
+        "kernel-1",
+        "dropout",
+        "zero-lr",
+        "distribute",
+        "condition",
+        "attention",
+    ],
 )
 def test_invalid_parameters_are_named(params, match):
     with pytest.raises(ValueError, match=match):
