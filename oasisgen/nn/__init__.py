@@ -3,6 +3,7 @@
 Nothing here knows about scikit-learn: these are plain, serialisable Keras objects.
 """
 
+from oasisgen.nn.attention import CausalSelfAttention
 from oasisgen.nn.blocks import ResidualStack, decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
 from oasisgen.nn.optimizers import FusedAdam
@@ -13,6 +14,7 @@ from oasisgen.nn.vqvae2 import VQVAE2
 
 __all__ = [
     "VQVAE2",
+    "CausalSelfAttention",
     "CodebookPerplexity",
     "CodebookUsage",
     "FusedAdam",
