@@ -10,7 +10,8 @@ the run's held-out slices, as ``oasisgen evaluate RUN --samples`` does; the othe
 prior and the VQ-VAE-2 stay the run's. The run's own prior is measured first, as
 ``saved``. One seed is one draw of the samples and one split of the two-sample
 folds, so the spread over seeds is the noise of each figure. Prints the mean over
-seeds, writes every figure as JSON::
+seeds, writes every figure as JSON, and with ``--save-dir`` saves each refitted
+generator::
 
     cd benchmarks
     ../.venv/bin/python refit_prior.py ../runs/demo --variant one:condition_layers=1 \
@@ -73,6 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--temperature", type=float, nargs=2, default=[0.6, 1.0], metavar="T"
     )
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--save-dir",
+        type=Path,
+        default=None,
+        help="save the generator of each variant to SAVE_DIR/NAME, to draw from",
+    )
     args = parser.parse_args(argv)
     if args.n_samples < 5:
         parser.error(f"--n-samples must be at least 5; got {args.n_samples}")
@@ -122,6 +129,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 prior.fit(bottom, top)
             seconds = time.perf_counter() - started
         setattr(generator, attribute, prior)
+        if args.save_dir is not None and params is not None:
+            generator.save(args.save_dir / name)
         result = {
             "params": params,
             "fit_seconds": seconds,
