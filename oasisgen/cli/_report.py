@@ -316,6 +316,18 @@ _QUALITY_ROWS = (
         "0.5 for real slices by definition",
     ),
     (
+        "brightness (median intensity inside the head)",
+        "head_intensity_median",
+        "head_intensity_median_real",
+        "brighter samples have too much white matter, too little gray",
+    ),
+    (
+        "share with brightness in the real interquartile range",
+        "head_intensity_in_real_iqr",
+        None,
+        "0.5 for real slices by definition",
+    ),
+    (
         "two-sample accuracy of the VQ-VAE-2's reconstructions",
         "two_sample_accuracy_reconstructed",
         "two_sample_accuracy_real",

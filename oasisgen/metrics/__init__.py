@@ -9,7 +9,7 @@ Reconstructions and codes:
 Generated slices against real ones:
 
 * shape: :func:`head_mask`, :func:`shape_statistics`, :func:`shape_plausibility`;
-* fine detail: :func:`detail_energy`;
+* fine detail and brightness: :func:`detail_energy`, :func:`head_intensity`;
 * memorisation and diversity: :func:`nearest_ssim`, :func:`neighbour_ssim`,
   :func:`copy_rate`, :func:`pairwise_ssim`;
 * realism: :func:`two_sample_test`;
@@ -29,6 +29,7 @@ from oasisgen.metrics._reconstruction import (
 from oasisgen.metrics._samples import (
     copy_rate,
     detail_energy,
+    head_intensity,
     head_mask,
     level_error,
     nearest_ssim,
@@ -45,6 +46,7 @@ __all__ = [
     "codebook_usage",
     "copy_rate",
     "detail_energy",
+    "head_intensity",
     "head_mask",
     "level_error",
     "nearest_ssim",

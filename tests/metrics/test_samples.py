@@ -13,6 +13,7 @@ from oasisgen.datasets import load_sample
 from oasisgen.metrics import (
     copy_rate,
     detail_energy,
+    head_intensity,
     head_mask,
     nearest_ssim,
     neighbour_ssim,
@@ -42,6 +43,9 @@ QUALITY_KEYS = {
     "detail_energy_real_q25",
     "detail_energy_real_q75",
     "detail_energy_in_real_iqr",
+    "head_intensity_median",
+    "head_intensity_median_real",
+    "head_intensity_in_real_iqr",
     "nearest_ssim_median",
     "nearest_ssim_p95",
     "nearest_ssim_median_real",
@@ -56,6 +60,7 @@ QUALITY_KEYS = {
     "shape_plausibility_reconstructed",
     "detail_energy_median_reconstructed",
     "detail_energy_in_real_iqr_reconstructed",
+    "head_intensity_in_real_iqr_reconstructed",
 }
 
 
@@ -256,6 +261,44 @@ def test_added_noise_raises_detail_energy(train):
     assert np.all(detail_energy(noisy) > 1.3 * detail_energy(images))
 
 
+# --- head intensity ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("gamma", "brighter"), [(0.7, True), (1.4, False)])
+def test_head_intensity_follows_a_gamma_change(train, gamma, brighter):
+    images = train[0][20:100:10]
+    changed = head_intensity(images**gamma)
+    assert changed.shape == (len(images),)
+    assert np.all((changed > head_intensity(images)) == brighter)
+
+
+def test_head_intensity_means_the_same_at_any_size():
+    medians = [
+        np.median(head_intensity(load_sample("train", size)[::10]))
+        for size in (64, 128)
+    ]
+    assert medians[1] == pytest.approx(medians[0], abs=0.03)
+
+
+def test_head_intensity_of_an_empty_slice_is_zero():
+    np.testing.assert_array_equal(head_intensity(np.zeros((2, 32, 32))), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("images", "error", "match"),
+    [
+        (np.full((2, 16, 16), np.nan), ValueError, "NaN"),
+        (np.full((2, 16, 16), 2.0), ValueError, r"\[0, 1\]"),
+        (np.zeros((16, 16)), ValueError, "n_slices"),
+        (np.full((2, 16, 16), "a"), TypeError, "numeric"),
+    ],
+    ids=["nan", "above one", "one slice", "text"],
+)
+def test_head_intensity_refuses_what_is_not_slices(images, error, match):
+    with pytest.raises(error, match=match):
+        head_intensity(images)
+
+
 # --- nearest, neighbour and pairwise SSIM -----------------------------------------
 
 
@@ -412,6 +455,7 @@ def test_perfect_reconstructions_reach_the_real_figures(quality_of_noise):
         == quality["detail_energy_median_real"]
     )
     assert 0.4 <= quality["detail_energy_in_real_iqr_reconstructed"] <= 0.6
+    assert 0.4 <= quality["head_intensity_in_real_iqr_reconstructed"] <= 0.6
     # the same slices on both sides: nothing to tell apart
     assert quality["two_sample_accuracy_reconstructed"] <= 0.6
 
