@@ -16,6 +16,7 @@ FIGURES = (
     "two_sample_accuracy",
     "shape_plausibility",
     "detail_energy_in_real_iqr",
+    "head_intensity_median",
     "head_intensity_in_real_iqr",
     "pairwise_ssim",
     "nearest_ssim_median",

@@ -12,10 +12,10 @@ Two methods draw the same samples from the same seed:
     once a row is complete, the vertical stacks run on a window of ``k//2 + 1``
     cached rows per layer, and their pre-activations feed the next row. The
     attention layers of a model with ``attention_layers`` keep the keys and values
-    of every position drawn so far. Every
-    position is thus computed once, as in one forward pass. One compiled function
-    (fixed shapes, traced once per batch size, grid width and ``top_k``) samples
-    a whole row.
+    of every position drawn so far. Every position is thus computed once, as in
+    one forward pass. One compiled function (fixed shapes, traced once per batch
+    size, grid width, grid height with attention, and ``top_k``) samples a whole
+    row.
 
 Both methods draw one Gumbel vector per position from ``numpy.random.default_rng(
 seed)`` in raster order and pick ``argmax(logits / temperature + gumbel)`` (the
