@@ -93,12 +93,12 @@ def targets(metrics: dict) -> list[tuple[str, float, float | None, str, bool]]:
 def setting(text: str) -> tuple[str, object]:
     """Parse ``NAME=VALUE`` for a key of the demo's settings."""
     name, _, value = text.partition("=")
-    if name not in demo.DEMO or not value:
+    known = {**demo.DEMO, **demo.LARGE_IMAGES}
+    if name not in known or not value:
         raise SystemExit(
-            f"--set expects NAME=VALUE with NAME one of {sorted(demo.DEMO)}; got "
-            f"{text!r}."
+            f"--set expects NAME=VALUE with NAME one of {sorted(known)}; got {text!r}."
         )
-    old = demo.DEMO[name]
+    old = known[name]
     if isinstance(old, bool):  # bool("false") would be True
         if value.lower() not in ("true", "false"):
             raise SystemExit(f"--set {name}= expects true or false; got {value!r}.")
@@ -133,6 +133,8 @@ def main() -> None:
     if args.seed is not None:
         changed["seed"] = args.seed  # `oasisgen train --seed`
     demo.DEMO.update(changed)
+    for name in changed:  # what is set is set at every size
+        demo.LARGE_IMAGES.pop(name, None)
     started = time.perf_counter()
     argv = ["demo", "--out", str(args.out), "--image-size", str(args.image_size)]
     metrics = demo.run(parse_as(demo.add_parser, [*argv, "--quiet"]))

@@ -19,6 +19,7 @@ def sample_quality():
         ("prior_jit_compile=True", ("prior_jit_compile", True)),
         ("prior_hidden_channels=64,32", ("prior_hidden_channels", [64, 32])),
         ("epochs=30", ("epochs", 30)),
+        ("prior_attention_layers=1,0", ("prior_attention_layers", [1, 0])),
     ],
 )
 def test_a_setting_is_read_as_the_type_of_the_demos(sample_quality, text, expected):

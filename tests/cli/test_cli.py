@@ -8,7 +8,7 @@ import pytest
 
 import oasisgen
 from oasisgen.cli import main
-from oasisgen.cli.demo import DEMO
+from oasisgen.cli.demo import DEMO, demo_settings
 
 from ..network import free_ports
 
@@ -273,6 +273,21 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     again = tmp_path / "again.npy"
     assert main([*argv, "--npy", str(again)]) == 0
     np.testing.assert_array_equal(np.load(again), images)
+
+
+@pytest.mark.parametrize("image_size", [64, 128, 256])
+def test_the_demos_top_prior_sees_its_whole_grid(image_size):
+    # a top grid of image_size / 8 codes a side; 8 gated layers see
+    # 9 * (kernel_size // 2) rows above a code, and attention all of them
+    settings = demo_settings(image_size)
+    per_prior = [
+        value if isinstance(value, list) else [value]
+        for value in (settings["prior_kernel_size"], settings["prior_layers"])
+    ]
+    (kernel, *_), (layers, *_) = per_prior
+    attention = settings.get("prior_attention_layers", [0])[0]
+    assert attention > 0 or (layers + 1) * (kernel // 2) >= image_size // 8
+    assert settings["image_size"] == image_size
 
 
 @pytest.mark.slow
