@@ -1,6 +1,6 @@
 """Sampling speed of the PixelCNN priors: the 256x256 set-up and fast against naive.
 
-Two measurements, printed as a table and written as JSON:
+Three measurements, printed as a table and written as JSON:
 
 1. ``gen.sample(8)`` at the 256x256 configuration: a VQ-VAE-2 whose code maps are
    32x32 (top) and 64x64 (bottom), K=512 codes per level, and default-size priors
@@ -11,6 +11,9 @@ Two measurements, printed as a table and written as JSON:
    once per position) on the same model, grid and seed; both must return identical
    maps. The naive sampler is timed on a 32x32 grid with a mid-size prior so that it
    finishes in minutes.
+3. The fast sampler of the 256x256 configuration's top prior (32x32 codes) with 2
+   attention layers against the same prior without, as a ratio of two timings in
+   one process.
 
 Run::
 
@@ -93,6 +96,30 @@ def fast_against_naive(
     }
 
 
+def attention_cost(n_samples: int, grid: int, attention_layers: int) -> dict:
+    """Time the fast sampler of a default-size prior with and without attention."""
+    codes = np.random.default_rng(0).integers(0, 512, size=(16, grid, grid))
+    seconds = {}
+    for layers in (0, attention_layers):
+        prior = PixelCNNPrior(
+            num_embeddings=512,
+            attention_layers=layers,
+            epochs=1,
+            batch_size=16,
+            random_state=0,
+        ).fit(codes)
+        prior.sample(n_samples, random_state=0)  # trace the fast sampler once
+        seconds[layers], _ = timed(prior.sample, n_samples, random_state=1)
+    return {
+        "grid": f"{grid}x{grid}",
+        "attention_layers": attention_layers,
+        "n_samples": n_samples,
+        "seconds_without": round(seconds[0], 3),
+        "seconds_with": round(seconds[attention_layers], 3),
+        "ratio": round(seconds[attention_layers] / seconds[0], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=8)
@@ -100,6 +127,7 @@ def main() -> None:
     parser.add_argument("--naive-layers", type=int, default=6)
     parser.add_argument("--naive-channels", type=int, default=64)
     parser.add_argument("--naive-grid", type=int, default=32)
+    parser.add_argument("--attention-layers", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -108,8 +136,10 @@ def main() -> None:
         "fast_vs_naive": fast_against_naive(
             args.n_samples, args.naive_grid, args.naive_layers, args.naive_channels
         ),
+        "attention": attention_cost(args.n_samples, 32, args.attention_layers),
     }
     s256, versus = results["sample_256"], results["fast_vs_naive"]
+    attention = results["attention"]
     print(
         f"sample({s256['n_samples']}) at 256x256 (32x32 + 64x64 codes): "
         f"{s256['seconds']} s ({s256['first_call_seconds']} s with tracing)"
@@ -119,6 +149,12 @@ def main() -> None:
         f"{versus['channels']} channels: {versus['fast_seconds']} s vs "
         f"{versus['naive_seconds']} s = {versus['speedup']}x, identical: "
         f"{versus['identical']}"
+    )
+    print(
+        f"fast sampler, {attention['grid']} top codes, "
+        f"{attention['attention_layers']} attention layers: "
+        f"{attention['seconds_with']} s against {attention['seconds_without']} s "
+        f"without = {attention['ratio']}x"
     )
     write_record(args.json, results)
 
