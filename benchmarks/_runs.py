@@ -41,6 +41,14 @@ def load_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
     return generator, splits
 
 
+def run_temperature(run_dir: Path) -> tuple[float, float]:
+    """Return the (top, bottom) temperature the run measured its samples at."""
+    from oasisgen.cli._common import run_sample_temperature
+
+    temperature = run_sample_temperature(Path(run_dir))
+    return temperature[0], temperature[-1]
+
+
 def figures_of(quality: dict[str, Any]) -> dict[str, float]:
     """Return the :data:`FIGURES` of one ``evaluate`` result as floats."""
     return {name: float(quality[name]) for name in FIGURES}

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 from _machine import write_record
-from _runs import figures_of, load_run, mean_figures, row
+from _runs import figures_of, load_run, mean_figures, row, run_temperature
 
 SAVED = "saved"
 PRIORS = ("bottom", "top")
@@ -71,7 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n-samples", type=int, default=64)
     parser.add_argument(
-        "--temperature", type=float, nargs=2, default=[0.6, 1.0], metavar="T"
+        "--temperature",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar="T",
+        help="top and bottom sampling temperature (default: the run's)",
     )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
@@ -83,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.n_samples < 5:
         parser.error(f"--n-samples must be at least 5; got {args.n_samples}")
-    if min(args.temperature) <= 0:
+    if args.temperature is not None and min(args.temperature) <= 0:
         parser.error(f"temperatures must be > 0; got {args.temperature}")
     return args
 
@@ -113,6 +118,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from sklearn.base import clone
 
     generator, splits = load_run(args.run_dir)
+    if args.temperature is None:
+        args.temperature = list(run_temperature(args.run_dir))
     top, bottom, positions = training_codes(generator, splits["train"])
     attribute = f"{args.prior}_prior_"
     saved = getattr(generator, attribute)

@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 
 from _machine import write_record
-from _runs import FIGURES, figures_of, load_run, mean_figures, row
+from _runs import FIGURES, figures_of, load_run, mean_figures, row, run_temperature
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,11 +31,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=[1.0, 0.7, 0.5, 0.35],
     )
-    parser.add_argument("--top-temperature", type=float, default=0.6)
+    parser.add_argument(
+        "--top-temperature",
+        type=float,
+        default=None,
+        help="temperature of the top prior (default: the run's)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--n-samples", type=int, default=64)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.top_temperature is None:
+        args.top_temperature = run_temperature(args.run_dir)[0]
     temperatures = [args.top_temperature, *args.bottom_temperatures]
     if min(temperatures) <= 0:
         parser.error(f"temperatures must be > 0; got {temperatures}")

@@ -1,5 +1,7 @@
 """``benchmarks/_runs.py``: the figures the sample-quality benchmarks share."""
 
+import json
+
 import pytest
 
 from .benchmark_modules import BENCHMARKS, load_benchmark
@@ -51,3 +53,27 @@ def test_a_missing_figure_is_a_key_error_naming_it(runs):
 def test_the_scripts_take_their_figures_from_the_shared_module(scripts):
     for script in scripts:
         assert script.row.__module__ == script.load_run.__module__ == "_runs"
+
+
+@pytest.mark.parametrize(
+    ("saved", "expected"),
+    [([0.8, 1.0], (0.8, 1.0)), ([0.7], (0.7, 0.7)), (None, (1.0, 1.0))],
+    ids=["top and bottom", "one for both", "none saved"],
+)
+def test_the_temperature_of_a_run_is_the_one_it_measured_at(
+    runs, tmp_path, saved, expected
+):
+    if saved is not None:
+        (tmp_path / "args.json").write_text(json.dumps({"sample_temperature": saved}))
+    assert runs.run_temperature(tmp_path) == expected
+
+
+def test_the_scripts_sample_at_the_runs_temperature_unless_told(scripts, tmp_path):
+    (tmp_path / "args.json").write_text(json.dumps({"sample_temperature": [0.8, 1.0]}))
+    temperatures, refit_prior = scripts
+    assert temperatures.parse_args([str(tmp_path)]).top_temperature == 0.8
+    told = temperatures.parse_args([str(tmp_path), "--top-temperature", "0.5"])
+    assert told.top_temperature == 0.5
+    assert refit_prior.parse_args([str(tmp_path)]).temperature is None  # read at run
+    told = refit_prior.parse_args([str(tmp_path), "--temperature", "0.5", "1"])
+    assert told.temperature == [0.5, 1.0]
