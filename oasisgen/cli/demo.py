@@ -83,8 +83,9 @@ DEMO = {
 # Above 64 pixels the top grid (a side of image_size / 8 codes) is wider than what
 # 8 gated layers of kernel 3 see. At 128 a top prior of kernel 5 with 2 attention
 # layers draws the level it is given (level error 0.19 -> 0.07) and heads (shape
-# plausibility 0.80 -> 0.89); at 64 it gains nothing (benchmarks/README.md, "A top
-# prior that sees its whole grid"). Top prior, bottom prior.
+# plausibility 0.79 -> 0.89); at 64, where kernel 3 sees the whole 8x8 grid, its
+# figures are mixed (benchmarks/README.md, "A top prior that sees its whole
+# grid"). Top prior, bottom prior.
 LARGE_IMAGES = {"prior_kernel_size": [5, 3], "prior_attention_layers": [2, 0]}
 
 
