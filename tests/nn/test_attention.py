@@ -8,8 +8,15 @@ from oasisgen.nn.attention import CausalSelfAttention
 from oasisgen.nn.pixelcnn import GatedPixelCNN
 from oasisgen.nn.sampling import sample_codes
 
-K = 6
-HEIGHT, WIDTH = 6, 7
+from .test_pixelcnn import (
+    ALL_POSITIONS,
+    HEIGHT,
+    WIDTH,
+    K,
+    _codes,
+    _logits_at,
+    _one_change_per_map,
+)
 
 
 def _model(attention_layers=1, n_layers=2, kernel_size=3, **kwargs):
@@ -32,35 +39,12 @@ def _model(attention_layers=1, n_layers=2, kernel_size=3, **kwargs):
     return model
 
 
-def _codes(n=1, shape=(HEIGHT, WIDTH), seed=0):
-    return np.random.default_rng(seed).integers(0, K, size=(n, *shape), dtype="int32")
-
-
-def _logits_at(model, maps, position, **inputs):
-    extra = [np.repeat(value, len(maps), 0) for value in inputs.values()]
-    given = maps if not extra else (maps, *extra)
-    return np.asarray(model(given, training=False))[:, position[0], position[1]]
-
-
-def _changed(codes, positions):
-    """The map, then one copy per position with that code changed."""
-    maps = [codes]
-    for i, j in positions:
-        changed = codes.copy()
-        changed[i, j] = (changed[i, j] + 1) % K
-        maps.append(changed)
-    return np.stack(maps)
-
-
-ALL_POSITIONS = [(i, j) for i in range(HEIGHT) for j in range(WIDTH)]
-
-
 @pytest.mark.parametrize("target", [(0, 0), (0, 6), (2, 0), (3, 4), (5, 6)])
 def test_attention_keeps_the_logits_causal(target):
     model = _model(attention_layers=2)
     codes = _codes()[0]
     later = [p for p in ALL_POSITIONS if p >= target]
-    logits = _logits_at(model, _changed(codes, later), target)
+    logits = _logits_at(model, _one_change_per_map(codes, later), target)
     np.testing.assert_allclose(
         logits[1:], np.broadcast_to(logits[0], logits[1:].shape), atol=1e-5
     )
@@ -72,7 +56,7 @@ def test_attention_reaches_codes_the_convolutions_do_not(attention_layers, reach
     # five rows above the last one, and only attention carries it there.
     model = _model(attention_layers=attention_layers)
     target = (HEIGHT - 1, WIDTH - 1)
-    logits = _logits_at(model, _changed(_codes()[0], [(0, 0)]), target)
+    logits = _logits_at(model, _one_change_per_map(_codes()[0], [(0, 0)]), target)
     assert (np.abs(logits[1] - logits[0]).max() > 1e-5) == reaches
 
 
