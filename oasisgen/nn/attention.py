@@ -199,11 +199,9 @@ class CausalSelfAttention(keras.layers.Layer):
         flat = tf.reshape(h, (n, 1, self.channels))
         position = tf.reshape(tf.cast(position, tf.int32), (1,))
         x = self._inputs(flat, position // width, position % width)
-        size = keys.shape[2]
-        here = tf.one_hot(position[0], size, dtype=keys.dtype)[None, None, :, None]
-        keys = keys * (1 - here) + here * self._split_heads(self.key(x))
-        values = values * (1 - here) + here * self._split_heads(self.value(x))
-        allowed = tf.range(size)[None, None, None, :] <= position[0]
+        keys = _write(keys, self._split_heads(self.key(x)), position[0])
+        values = _write(values, self._split_heads(self.value(x)), position[0])
+        allowed = tf.range(keys.shape[2])[None, None, None, :] <= position[0]
         out = self._attend(self._split_heads(self.query(x)), keys, values, allowed)
         return h + tf.reshape(out, (n, 1, 1, self.channels)), keys, values
 
@@ -212,3 +210,16 @@ class CausalSelfAttention(keras.layers.Layer):
         config = super().get_config()
         config.update(channels=self.channels, heads=self.heads, seed=self.seed)
         return config
+
+
+def _write(cache: tf.Tensor, new: tf.Tensor, position: tf.Tensor) -> tf.Tensor:
+    """Return ``cache`` (n, heads, m, d) with ``new`` (n, heads, 1, d) at ``position``.
+
+    A scatter writes the n x heads x d new values only, where blending with a one-hot
+    mask would rewrite the whole cache at every position.
+    """
+    batch, heads = tf.meshgrid(
+        tf.range(tf.shape(cache)[0]), tf.range(cache.shape[1]), indexing="ij"
+    )
+    indices = tf.stack([batch, heads, tf.fill(tf.shape(batch), position)], axis=-1)
+    return tf.tensor_scatter_nd_update(cache, indices, new[:, :, 0, :])
