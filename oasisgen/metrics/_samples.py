@@ -75,7 +75,8 @@ _MIN_COMPONENT_FRACTION = 0.005
 _CLOSING_FRACTION = 0.03
 # width of the rim bands of skull_ring, as a fraction of the image side
 _RING_FRACTION = 0.03
-# erosion of the head mask before detail_energy, as a fraction of the image side
+# erosion of the head mask before detail_energy and head_intensity, as a fraction
+# of the image side
 _DETAIL_EROSION_FRACTION = 0.05
 # finest band-pass scale of detail_energy: side / 128, at least half a pixel
 _DETAIL_SIGMA_DIVISOR = 128.0
