@@ -96,21 +96,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def training_codes(generator: Any, train: Any) -> tuple[np.ndarray, ...]:
     """Return the (top, bottom) codes and positions the run's priors learnt from.
 
-    The positions are None for a run whose top prior reads none.
+    The codes of the augmentation's copies are added as ``fit`` adds them. The
+    positions are None for a run whose top prior reads none.
     """
-    from sklearn.base import clone
-
-    images, positions = train.to_numpy(), train.positions
-    n_copies = 0
-    if generator.augmentation is not None:
-        copies = clone(generator.augmentation).fit_transform(images)
-        n_copies = len(copies) // len(images)
-        images = np.concatenate([images, copies])
-    if generator.slice_positions_ is None:
-        positions = None
-    elif positions is not None:
-        positions = np.tile(positions, n_copies + 1)
-    return (*generator.vqvae_.encode(images), positions)
+    images = train.to_numpy()
+    positions = None if generator.slice_positions_ is None else train.positions
+    top, bottom = generator.vqvae_.encode(images)
+    if generator.augmentation is None:
+        return top, bottom, positions
+    return generator._with_augmented_codes(
+        generator.vqvae_, images, top, bottom, positions
+    )
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
