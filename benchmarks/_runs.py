@@ -41,6 +41,28 @@ def load_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
     return generator, splits
 
 
+def evaluate_samples(
+    generator: Any,
+    splits: dict[str, Any],
+    *,
+    seed: int,
+    n_samples: int,
+    temperature: tuple[float, float],
+) -> dict[str, Any]:
+    """Compare ``n_samples`` samples with the run's held-out slices.
+
+    What ``oasisgen evaluate RUN --samples`` measures: ``generator.evaluate`` on
+    the held-out split, with the training split as the reference.
+    """
+    return generator.evaluate(
+        splits["heldout"],
+        splits["train"],
+        n_samples=n_samples,
+        random_state=seed,
+        temperature=tuple(temperature),
+    )
+
+
 def run_temperature(run_dir: Path) -> tuple[float, float]:
     """Return the (top, bottom) temperature the run measured its samples at."""
     from oasisgen.cli._common import run_sample_temperature

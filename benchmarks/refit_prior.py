@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 from _machine import write_record
-from _runs import figures_of, load_run, mean_figures, row, run_temperature
+from _runs import (
+    evaluate_samples,
+    figures_of,
+    load_run,
+    mean_figures,
+    row,
+    run_temperature,
+)
 
 SAVED = "saved"
 PRIORS = ("bottom", "top")
@@ -140,12 +147,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "bits": generator.bits_per_code(splits["heldout"]),
         }
         for seed in args.seeds:
-            quality = generator.evaluate(
-                splits["heldout"],
-                splits["train"],
+            quality = evaluate_samples(
+                generator,
+                splits,
+                seed=seed,
                 n_samples=args.n_samples,
-                random_state=seed,
-                temperature=tuple(args.temperature),
+                temperature=args.temperature,
             )
             result[str(seed)] = figures_of(quality)
         result["mean"] = mean_figures([result[str(seed)] for seed in args.seeds])

@@ -18,7 +18,15 @@ import argparse
 from pathlib import Path
 
 from _machine import write_record
-from _runs import FIGURES, figures_of, load_run, mean_figures, row, run_temperature
+from _runs import (
+    FIGURES,
+    evaluate_samples,
+    figures_of,
+    load_run,
+    mean_figures,
+    row,
+    run_temperature,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -57,11 +65,11 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     figures = {}
     for bottom in args.bottom_temperatures:
         for seed in args.seeds:
-            quality = generator.evaluate(
-                splits["heldout"],
-                splits["train"],
+            quality = evaluate_samples(
+                generator,
+                splits,
+                seed=seed,
                 n_samples=args.n_samples,
-                random_state=seed,
                 temperature=(args.top_temperature, bottom),
             )
             figures[f"{bottom:g}/{seed}"] = figures_of(quality)

@@ -53,6 +53,29 @@ def test_a_missing_figure_is_a_key_error_naming_it(runs):
 def test_the_scripts_take_their_figures_from_the_shared_module(scripts):
     for script in scripts:
         assert script.row.__module__ == script.load_run.__module__ == "_runs"
+        assert script.evaluate_samples.__module__ == "_runs"
+
+
+def test_evaluate_samples_compares_with_the_held_out_split(runs):
+    calls = []
+
+    class Generator:
+        def evaluate(self, X, X_train, **options):
+            calls.append((X, X_train, options))
+            return {"two_sample_accuracy": 0.5}
+
+    splits = {"heldout": "heldout", "train": "train", "test": "test"}
+    quality = runs.evaluate_samples(
+        Generator(), splits, seed=3, n_samples=16, temperature=[0.8, 1.0]
+    )
+    assert quality == {"two_sample_accuracy": 0.5}
+    assert calls == [
+        (
+            "heldout",
+            "train",
+            {"n_samples": 16, "random_state": 3, "temperature": (0.8, 1.0)},
+        )
+    ]
 
 
 @pytest.mark.parametrize(
