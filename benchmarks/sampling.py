@@ -67,21 +67,24 @@ def sample_256(n_samples: int, n_images: int) -> dict[str, float]:
     }
 
 
+def traced_prior(grid: int, n_samples: int, **params: int) -> PixelCNNPrior:
+    """Fit a K=512 prior for one epoch on random maps; trace its fast sampler.
+
+    Sampling time depends on the shapes, not on what the weights are.
+    """
+    codes = np.random.default_rng(0).integers(0, 512, size=(16, grid, grid))
+    prior = PixelCNNPrior(
+        num_embeddings=512, epochs=1, batch_size=16, random_state=0, **params
+    ).fit(codes)
+    prior.sample(n_samples, random_state=0)  # trace the fast sampler once
+    return prior
+
+
 def fast_against_naive(
     n_samples: int, grid: int, n_layers: int, channels: int
 ) -> dict[str, float]:
     """Time both samplers on one prior; check they draw identical maps."""
-    rng = np.random.default_rng(0)
-    codes = rng.integers(0, 512, size=(16, grid, grid))
-    prior = PixelCNNPrior(
-        num_embeddings=512,
-        n_layers=n_layers,
-        hidden_channels=channels,
-        epochs=1,
-        batch_size=16,
-        random_state=0,
-    ).fit(codes)
-    prior.sample(n_samples, random_state=0)  # trace the fast sampler once
+    prior = traced_prior(grid, n_samples, n_layers=n_layers, hidden_channels=channels)
     fast, fast_codes = timed(prior.sample, n_samples, random_state=1)
     naive, naive_codes = timed(prior.sample, n_samples, random_state=1, method="naive")
     return {
@@ -98,17 +101,9 @@ def fast_against_naive(
 
 def attention_cost(n_samples: int, grid: int, attention_layers: int) -> dict:
     """Time the fast sampler of a default-size prior with and without attention."""
-    codes = np.random.default_rng(0).integers(0, 512, size=(16, grid, grid))
     seconds = {}
     for layers in (0, attention_layers):
-        prior = PixelCNNPrior(
-            num_embeddings=512,
-            attention_layers=layers,
-            epochs=1,
-            batch_size=16,
-            random_state=0,
-        ).fit(codes)
-        prior.sample(n_samples, random_state=0)  # trace the fast sampler once
+        prior = traced_prior(grid, n_samples, attention_layers=layers)
         seconds[layers], _ = timed(prior.sample, n_samples, random_state=1)
     return {
         "grid": f"{grid}x{grid}",
