@@ -461,10 +461,9 @@ class Sampler:
                     windows[index] = _push(windows[index], h, axis=2)
                 h, layer_skip = layer.horizontal(windows[index], h, biases[index])
                 skip = skip + layer_skip
-                attention = model.attention_of(index)
-                if attention is not None:
+                if index in model.attention_after:
                     block = model.attention_after.index(index)
-                    h, keys, values = attention.step(
+                    h, keys, values = model.attention_blocks[block].step(
                         h, *caches[block], row_index * width + j, width
                     )
                     caches[block] = (keys, values)
