@@ -9,11 +9,10 @@ BIN := $(VENV)/bin
 # both), and lists its 15 slowest tests: 8 min 33 s on 2 cores in a fresh clone
 # (`bash .ci/run`, 2026-12-03 08:32 UTC, nothing else running, 1814 tests; 9 min
 # 22 s with the install and the lint; 9 min 19 s and 10 min 19 s with 1813 tests
-# at 08:15 and 07:46 UTC); 8 min 31 s with
-# 1762 tests at 05:17 UTC and 10 min 33 s to 13 min 28 s with fewer tests on
-# 2026-12-02: this shared machine's speed varies by a third within hours, so leave
-# room under CI's 15 minutes. CI runs all of it; `make test-quick` leaves out the
-# tests marked slow (each 40 s or more).
+# at 08:15 and 07:46 UTC); 8 min 31 s with 1762 tests at 05:17 UTC and 10 min 33 s
+# to 13 min 28 s with fewer tests on 2026-12-02: this shared machine's speed varies
+# by a third within hours, so leave room under CI's 15 minutes. CI runs all of it;
+# `make test-quick` leaves out the tests marked slow (each 40 s or more).
 # PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
