@@ -19,6 +19,7 @@ from oasisgen.estimators._inputs import ImageSource, image_source
 from oasisgen.estimators._persistence import register_estimator
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
+from oasisgen.nn.distribute import make_strategy
 from oasisgen.nn.vqvae2 import BOTTOM_STRIDES, TOP_STRIDE
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
@@ -126,7 +127,10 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         call of the model in ``transform``, ``reconstruct`` and ``score``.
         ``"auto"``: in training, one thirty-second of the training slices, from 4
         to 32, so that small data gets about 32 steps an epoch (a
-        ``tf.data.Dataset`` brings its own batches); 32 per call otherwise.
+        ``tf.data.Dataset`` brings its own batches), rounded up to a multiple of
+        the replicas under ``distribute``; 32 per call otherwise. Under
+        ``distribute`` a batch size given as an int must split evenly over the
+        replicas.
     epochs : int, default=10
         Passes over the training data per call to ``fit``; with ``checkpoint_dir``
         and ``warm_start``, the total number of passes of the run, so that a
@@ -439,15 +443,43 @@ tf.data.Dataset
         """
         n_slices = None if train.tf_dataset is not None else len(train)
         batch_size, learning_rate = auto_training_settings(n_slices)
-        self.batch_size_ = (
-            batch_size if self.batch_size == "auto" else int(self.batch_size)
-        )
+        given = self.batch_size != "auto"
+        self.batch_size_ = int(self.batch_size) if given else batch_size
+        if n_slices is not None:  # a tf.data.Dataset brings its own batches
+            self.batch_size_ = self._split_over_replicas(self.batch_size_, given=given)
         if new_model or not hasattr(self, "learning_rate_"):
             self.learning_rate_ = (
                 learning_rate
                 if self.learning_rate == "auto"
                 else float(self.learning_rate)
             )
+
+    def _replicas(self) -> int:
+        """Return how many replicas ``distribute`` trains on (1 without it)."""
+        if self.distribute is None:
+            return 1
+        return make_strategy(self.distribute).num_replicas_in_sync
+
+    def _split_over_replicas(self, batch_size: int, *, given: bool) -> int:
+        """Return ``batch_size`` that splits evenly over the replicas.
+
+        Keras builds a distributed model from the mean of the replicas' first
+        batches, which fails unless they are the same size. An "auto" batch is
+        rounded up to a multiple of the replicas; a batch the user gave is not
+        changed behind their back.
+        """
+        replicas = self._replicas()
+        if batch_size % replicas == 0:
+            return batch_size
+        if given:
+            lower = max(replicas, batch_size // replicas * replicas)
+            raise ValueError(
+                f"batch_size={batch_size} does not split evenly over the "
+                f"{replicas} replicas of distribute={self.distribute!r}: Keras "
+                "needs the same number of images on each. Pass a multiple of "
+                f"{replicas}, such as {lower} or {lower + replicas}, or 'auto'."
+            )
+        return -(-batch_size // replicas) * replicas
 
     def _initial_learning_rate(self) -> float:
         return self.learning_rate_
@@ -555,7 +587,15 @@ tf.data.Dataset
         batches : tf.data.Dataset
             Batches of float32 images of shape ``(batch, height, width, 1)``.
         """
-        return data.training_data(self.batch_size_, shuffle=shuffle, seed=seed)
+        batches = data.training_data(self.batch_size_, shuffle=shuffle, seed=seed)
+        replicas = self.model_.distribute_strategy.num_replicas_in_sync
+        if shuffle and data.tf_dataset is None and replicas > 1:
+            # The last, smaller batch would split unevenly over the replicas
+            # (tf.data gives each the global batch's share, the last one less),
+            # which their codebook updates cannot gather. Each epoch shuffles
+            # anew, so the slices left out differ from epoch to epoch.
+            batches = batches.take(max(1, len(data) // self.batch_size_))
+        return batches
 
     def _set_shapes(self, image_shape: tuple[int, int]) -> None:
         height, width = image_shape

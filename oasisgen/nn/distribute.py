@@ -43,6 +43,10 @@ DISTRIBUTE_OPTIONS = ("mirrored", "multi_worker")
 
 _ADDRESS = re.compile(r"^\[?[\w.:-]+\]?:\d{1,5}$")
 _multi_worker: tf.distribute.MultiWorkerMirroredStrategy | None = None
+# One mirrored strategy per process: each new one numbers its collective
+# operations from the same start, and TensorFlow keeps the shapes it first saw
+# under each number, so a second strategy's model of other shapes would fail.
+_mirrored: tf.distribute.MirroredStrategy | None = None
 
 
 class TFConfigError(ValueError):
@@ -225,7 +229,8 @@ def make_strategy(distribute: str | None) -> tf.distribute.Strategy:
     ----------
     distribute : {None, "mirrored", "multi_worker"}
         ``None`` uses the current (default) strategy; ``"mirrored"`` replicates the
-        model on every local GPU (or logical device); ``"multi_worker"`` returns
+        model on every local GPU (or logical device), with one strategy shared
+        by every estimator of the process; ``"multi_worker"`` returns
         :func:`start_multi_worker`'s strategy, across the hosts of ``TF_CONFIG``.
 
     Returns
@@ -249,7 +254,10 @@ def make_strategy(distribute: str | None) -> tf.distribute.Strategy:
     if distribute is None:
         return tf.distribute.get_strategy()
     if distribute == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        global _mirrored
+        if _mirrored is None:
+            _mirrored = tf.distribute.MirroredStrategy()
+        return _mirrored
     if distribute == "multi_worker":
         return start_multi_worker()
     raise ValueError(

@@ -10,7 +10,7 @@ It prints one line of JSON: the training losses, a digest of the weights, the
 largest difference between the replicas' copies of the codebooks, whether this
 process is the chief, and where ``save`` wrote. Under ``mirrored`` the process
 splits its CPU into two logical devices and also trains on one device, for
-comparison.
+comparison, and with batch sizes that do not split over the two.
 """
 
 import hashlib
@@ -66,6 +66,14 @@ def main(mode: str, out: Path) -> None:
     }
     if mode == "mirrored":
         report["one_device_loss"] = VQVAE2Estimator(**params).fit(X).history_["loss"]
+        # 160 slices make an "auto" batch of 5, which cannot split over 2 replicas
+        auto = {**TINY_VQVAE, "batch_size": "auto", "distribute": mode}
+        many = np.repeat(X[:1], 160, axis=0)
+        report["auto_batch"] = VQVAE2Estimator(**auto).fit(many).batch_size_
+        try:
+            VQVAE2Estimator(**{**auto, "batch_size": 5}).fit(X)
+        except ValueError as error:
+            report["odd_batch_error"] = str(error)
     print(json.dumps(report))
 
 

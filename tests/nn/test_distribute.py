@@ -79,6 +79,15 @@ def test_mirrored_on_two_devices_matches_one_device(tmp_path):
     # after one epoch, 0.006 % after two).
     np.testing.assert_allclose(report["loss"], report["one_device_loss"], rtol=0.01)
     assert report["saved"] == str(tmp_path / "model")
+    # An "auto" batch of 5 goes up to 6, and trains: a second mirrored model of
+    # other shapes in the same process, which failed while each fit made its own
+    # strategy. A batch of 5 the user asked for is refused.
+    assert report["auto_batch"] == 6
+    assert report["odd_batch_error"] == (
+        "batch_size=5 does not split evenly over the 2 replicas of "
+        "distribute='mirrored': Keras needs the same number of images on each. "
+        "Pass a multiple of 2, such as 4 or 6, or 'auto'."
+    )
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "epoch-0001",
         "epoch-0002",
