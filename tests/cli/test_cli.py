@@ -38,7 +38,7 @@ def test_train_writes_model_history_metrics_and_figure(run_dir):
     }
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["image_size"] == [32, 32]
-    assert metrics["n_train"] == 116 and metrics["n_test"] == 54
+    assert metrics["n_train"] == 178 and metrics["n_test"] == 54
     assert 0 < metrics["test_ssim"] <= 1 and metrics["test_psnr"] > 0
     assert metrics["params"]["num_embeddings"] == [8, 16]
     history = json.loads((run_dir / "history.json").read_text())
@@ -329,8 +329,8 @@ def test_a_heldout_run_measures_its_samples(run_with_heldout):
     metrics = json.loads((run_with_heldout / "metrics.json").read_text())
     quality = metrics["sample_quality"]
     assert quality["n_samples"] == 12
-    assert quality["n_real"] == 16 + 14  # a quarter of each person's slices
-    assert metrics["n_train"] == 116 - 30
+    assert quality["n_real"] == 16 + 16 + 14  # a quarter of each person's slices
+    assert metrics["n_train"] == 178 - 46
     assert (run_with_heldout / "samples_nearest.png").stat().st_size > 1000
     assert "nearest_index" not in quality
 

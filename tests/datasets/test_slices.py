@@ -345,7 +345,7 @@ def test_split_within_subjects_keeps_unknown_positions_unknown():
 
 
 def test_split_within_subjects_of_the_sample(sample_train):
-    assert len(sample_train) == 116
+    assert len(sample_train) == 178
     train, test = sample_train.split_within_subjects(0.2, random_state=0)
     for subject in np.unique(sample_train.subjects):
         n = np.sum(sample_train.subjects == subject)

@@ -66,14 +66,14 @@ QUALITY_KEYS = {
 
 @pytest.fixture(scope="module")
 def train():
-    """116 real slices of 2 people, ordered by subject then slice, and subjects."""
+    """178 real slices of 3 people, ordered by subject then slice, and subjects."""
     images, subjects = load_sample("train", image_size=SIZE, return_subjects=True)
     return images[..., 0], subjects
 
 
 @pytest.fixture(scope="module")
 def heldout():
-    """54 real slices of a third person."""
+    """54 real slices of a fourth person."""
     return load_sample("test", image_size=SIZE)[..., 0]
 
 
@@ -218,8 +218,19 @@ def test_unreal_shapes_are_implausible(train, make, statistic, compare):
 
 
 def test_real_heldout_slices_are_plausible_and_noise_is_not(train, heldout, noise):
+    images, subjects = train
+    # a random fifth of each training person's slices, against the rest
+    rng = np.random.default_rng(0)
+    held = np.zeros(len(images), dtype=bool)
+    for subject in np.unique(subjects):
+        rows = np.flatnonzero(subjects == subject)
+        held[rng.choice(rows, len(rows) // 5, replace=False)] = True
+    assert shape_plausibility(images[held], images[~held]) >= 0.85  # measured 0.94
+    # Another person's slices fall outside more often: this one's heads are less
+    # solid and less symmetric than the MNI-framed training heads (0.65; 0.72
+    # against two training people)
     fraction, per_image = shape_plausibility(heldout, train[0], return_per_image=True)
-    assert fraction >= 0.7
+    assert fraction >= 0.6
     assert per_image.shape == (len(heldout),) and per_image.dtype == bool
     assert fraction == pytest.approx(per_image.mean())
     assert shape_plausibility(noise, train[0]) == 0.0
@@ -359,7 +370,7 @@ def test_pairwise_ssim_is_one_for_identical_images_and_lower_for_real(train):
 
 @pytest.mark.parametrize("max_pairs", [1, 50, 190, 10_000])
 def test_pairwise_ssim_draws_distinct_pairs(train, max_pairs):
-    images = train[0][::6]  # 20 slices, 190 pairs
+    images = train[0][::9]  # 20 slices, 190 pairs
     full = pairwise_ssim(images)
     drawn = pairwise_ssim(images, max_pairs=max_pairs, random_state=0)
     assert drawn == pairwise_ssim(images, max_pairs=max_pairs, random_state=0)
@@ -437,7 +448,7 @@ def test_sample_quality_ranks_noise_below_real(quality_of_noise):
     quality = quality_of_noise
     assert quality["two_sample_accuracy"] >= 0.9
     assert quality["shape_plausibility"] == 0.0
-    assert quality["shape_plausibility_real"] >= 0.7
+    assert quality["shape_plausibility_real"] >= 0.6  # another person's slices
     assert quality["copy_rate"] == 0.0
     assert quality["nearest_ssim_median"] < quality["nearest_ssim_median_real"]
     assert quality["detail_energy_median"] > quality["detail_energy_real_q75"]
@@ -597,10 +608,10 @@ def test_wrong_dtypes_and_ranges_are_rejected(heldout):
 def test_wrong_groups_are_rejected(train, heldout, noise):
     images, subjects = train
     with pytest.raises(
-        ValueError, match=r"groups of shape \(116,\).*got shape \(115,\)"
+        ValueError, match=r"groups of shape \(178,\).*got shape \(177,\)"
     ):
         neighbour_ssim(images, subjects[:-1])
-    with pytest.raises(ValueError, match=r"train_groups of shape \(116,\)"):
+    with pytest.raises(ValueError, match=r"train_groups of shape \(178,\)"):
         sample_quality(
             noise, heldout, images, train_groups=subjects[:10], classifier="linear"
         )

