@@ -1,6 +1,6 @@
 """Build the bundled sample of real brain MRI slices, ``oasis_sample.npz``.
 
-The sample mixes three T1-weighted heads whose licences allow redistribution:
+The sample mixes four T1-weighted heads whose licences allow redistribution:
 
 * ``colin27``: the Colin27 single-subject template (``ch2.nii.gz``, 1 mm, full
   head) from the Debian package ``mricron-data`` (BSD-3-Clause). The brain mask
@@ -83,9 +83,6 @@ MIN_BRAIN_FRACTION = 0.2
 # MRIQC "zoomed" figures are cropped to the brain mask in the same way.
 MNI_MARGIN_MM = 6.0
 MNI_PERCENTILES = (0.5, 99.5)
-# Stored slices are this far apart in the heads of 1 mm voxels with the default
-# --step 2; heads of coarser voxels take every slice whose spacing reaches it.
-STORED_SPACING_MM = 2.0
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
