@@ -473,14 +473,17 @@ class VQVAE2(keras.Model):
     ) -> dict[str, tf.Tensor]:
         reconstruction = forward.reconstruction
         codes = (forward.top_codes, forward.bottom_codes)
-        batch = tf.shape(images)[0]
+        # An epoch's figures are the means of its batches' figures, each batch
+        # counted once, so that an epoch resumed after an interruption (whose
+        # parts are merged by their numbers of batches) reports what an unbroken
+        # one does, even when its last batch is smaller.
         if terms.coarse is not None:
-            self.top_reconstruction_tracker.update_state(terms.coarse, batch)
+            self.top_reconstruction_tracker.update_state(terms.coarse)
         if terms.gradient is not None:
-            self.gradient_tracker.update_state(terms.gradient, batch)
-        self.loss_tracker.update_state(terms.total, batch)
-        self.reconstruction_tracker.update_state(terms.reconstruction, batch)
-        self.commitment_tracker.update_state(forward.commitment_loss, batch)
+            self.gradient_tracker.update_state(terms.gradient)
+        self.loss_tracker.update_state(terms.total)
+        self.reconstruction_tracker.update_state(terms.reconstruction)
+        self.commitment_tracker.update_state(forward.commitment_loss)
         height, width = images.shape[1], images.shape[2]
         ssim = tf.image.ssim(
             reconstruction,
@@ -489,7 +492,7 @@ class VQVAE2(keras.Model):
             filter_size=ssim_filter_size(height, width),
             filter_sigma=1.5,
         )
-        self.ssim_tracker.update_state(ssim)
+        self.ssim_tracker.update_state(tf.reduce_mean(ssim))
         for level_codes, level_metrics in zip(
             codes, self.code_metrics.values(), strict=True
         ):
