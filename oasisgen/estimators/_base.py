@@ -449,6 +449,79 @@ class KerasEstimator(SaveMixin):
         """
         return self.learning_rate
 
+    # ------------------------------------------------ batches over the replicas
+    def _replicas(self) -> int:
+        """Return how many replicas ``distribute`` trains on (1 without it)."""
+        if self.distribute is None:
+            return 1
+        return make_strategy(self.distribute).num_replicas_in_sync
+
+    def _split_over_replicas(
+        self, batch_size: int, *, given: bool, unit: str, auto: bool = False
+    ) -> int:
+        """Return ``batch_size`` that splits evenly over the replicas.
+
+        Keras builds a distributed model from the mean of the replicas' first
+        batches, which fails unless they are the same size. A batch size the
+        estimator chose (``given=False``) is rounded up to a multiple of the
+        replicas; one the user gave is refused rather than changed behind their
+        back. ``unit`` names one sample in the message (``"image"``); ``auto``
+        says that the parameter also takes ``"auto"``.
+        """
+        replicas = self._replicas()
+        if batch_size % replicas == 0:
+            return batch_size
+        if given:
+            lower = max(replicas, batch_size // replicas * replicas)
+            alternatives = f"{lower} or {lower + replicas}" + (
+                ", or 'auto'" if auto else ""
+            )
+            raise ValueError(
+                f"{type(self).__name__}(batch_size={batch_size}) does not split "
+                f"evenly over the {replicas} replicas of "
+                f"distribute={self.distribute!r}: Keras needs the same number of "
+                f"{unit}s on each. Pass a multiple of {replicas}, such as "
+                f"{alternatives}."
+            )
+        return -(-batch_size // replicas) * replicas
+
+    def _split_batches(
+        self,
+        batches: tf.data.Dataset,
+        n_samples: int,
+        batch_size: int,
+        *,
+        training: bool,
+    ) -> tf.data.Dataset:
+        """Return ``batches`` that split evenly over the replicas.
+
+        tf.data gives each replica its share of the global batch, so a batch that
+        is not a multiple of the replicas splits unevenly, which the replicas
+        cannot sum (nor the VQ-VAE-2's codebook updates gather). ``batch_size``
+        is a multiple of the replicas (:meth:`_split_over_replicas`), so only
+        the last batch can be uneven: in training the last, smaller batch is
+        dropped (each epoch shuffles anew, so the samples left out differ from
+        epoch to epoch); in validation the last ``n_samples % replicas``
+        samples are, the same ones every epoch. On one replica every sample is
+        kept.
+        """
+        replicas = self._replicas()
+        if replicas == 1 or n_samples % batch_size == 0:
+            return batches
+        if training:
+            return batches.take(max(1, n_samples // batch_size))
+        if n_samples % replicas == 0:
+            return batches
+        if n_samples < replicas:
+            raise ValueError(
+                f"{type(self).__name__}.fit holds out {n_samples} samples for "
+                f"validation, fewer than the {replicas} replicas of "
+                f"distribute={self.distribute!r}, which need one each. Raise "
+                "validation_fraction, or pass more data."
+            )
+        kept = n_samples - n_samples % replicas
+        return batches.unbatch().take(kept).batch(batch_size)
+
     # ------------------------------------------------------- the validation data
     def _hold_out(
         self, arrays: tuple[np.ndarray | None, ...], seed: int | None, *, unit: str

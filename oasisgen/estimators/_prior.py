@@ -112,7 +112,10 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
     jit_compile : bool, default=False
         Compile the training step with XLA.
     distribute : {None, "mirrored", "multi_worker"}, default=None
-        ``tf.distribute`` strategy to build and train the model in.
+        ``tf.distribute`` strategy to build and train the model in. With several
+        replicas, ``batch_size`` must be a multiple of their number, each
+        epoch leaves out its last, smaller batch, and validation the last
+        few code maps that would not split evenly over the replicas.
     checkpoint_dir : str or path-like, optional
         Save the whole training state there after every epoch, atomically; SIGINT
         and SIGTERM then stop at the end of the current batch and save one too.
@@ -339,6 +342,7 @@ optional
             self._initialise(codes, condition, global_condition, seed)
         else:  # a warm start must stay within the fitted codebooks
             check_code_maps(codes, caller=name, num_embeddings=self.num_embeddings_)
+        self._split_over_replicas(self.batch_size, given=True, unit="code map")
         train, validation = self._split(codes, condition, global_condition, seed)
         self._run_epochs(train, validation, epochs=self._epochs_to_train(), seed=seed)
         return self
@@ -479,7 +483,13 @@ optional
         batches = tf.data.Dataset.from_tensor_slices((inputs, codes))
         if shuffle:
             batches = batches.shuffle(len(codes), seed=seed)
-        return batches.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+        batches = self._split_batches(
+            batches.batch(self.batch_size),
+            len(codes),
+            self.batch_size,
+            training=shuffle,
+        )
+        return batches.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------------ scoring
     def score_samples(

@@ -19,7 +19,6 @@ from oasisgen.estimators._inputs import ImageSource, image_source
 from oasisgen.estimators._persistence import register_estimator
 from oasisgen.metrics import ssim
 from oasisgen.nn import VQVAE2
-from oasisgen.nn.distribute import make_strategy
 from oasisgen.nn.vqvae2 import BOTTOM_STRIDES, TOP_STRIDE
 
 _POSITIVE_INT = Interval(Integral, 1, None, closed="left")
@@ -156,7 +155,11 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
     jit_compile : bool, default=False
         Compile the training step with XLA.
     distribute : {None, "mirrored", "multi_worker"}, default=None
-        ``tf.distribute`` strategy to build and train the model in.
+        ``tf.distribute`` strategy to build and train the model in. With several
+        replicas, ``batch_size`` must be a multiple of their number (an "auto"
+        batch is rounded up to one), each epoch leaves out its last, smaller
+        batch, and validation the last few images that would not split evenly
+        over the replicas.
     checkpoint_dir : str or path-like, optional
         Save the whole training state (weights, optimizer and codebook states,
         history, seeds) there after every epoch, atomically, one folder per epoch.
@@ -446,40 +449,15 @@ tf.data.Dataset
         given = self.batch_size != "auto"
         self.batch_size_ = int(self.batch_size) if given else batch_size
         if n_slices is not None:  # a tf.data.Dataset brings its own batches
-            self.batch_size_ = self._split_over_replicas(self.batch_size_, given=given)
+            self.batch_size_ = self._split_over_replicas(
+                self.batch_size_, given=given, unit="image", auto=True
+            )
         if new_model or not hasattr(self, "learning_rate_"):
             self.learning_rate_ = (
                 learning_rate
                 if self.learning_rate == "auto"
                 else float(self.learning_rate)
             )
-
-    def _replicas(self) -> int:
-        """Return how many replicas ``distribute`` trains on (1 without it)."""
-        if self.distribute is None:
-            return 1
-        return make_strategy(self.distribute).num_replicas_in_sync
-
-    def _split_over_replicas(self, batch_size: int, *, given: bool) -> int:
-        """Return ``batch_size`` that splits evenly over the replicas.
-
-        Keras builds a distributed model from the mean of the replicas' first
-        batches, which fails unless they are the same size. An "auto" batch is
-        rounded up to a multiple of the replicas; a batch the user gave is not
-        changed behind their back.
-        """
-        replicas = self._replicas()
-        if batch_size % replicas == 0:
-            return batch_size
-        if given:
-            lower = max(replicas, batch_size // replicas * replicas)
-            raise ValueError(
-                f"batch_size={batch_size} does not split evenly over the "
-                f"{replicas} replicas of distribute={self.distribute!r}: Keras "
-                "needs the same number of images on each. Pass a multiple of "
-                f"{replicas}, such as {lower} or {lower + replicas}, or 'auto'."
-            )
-        return -(-batch_size // replicas) * replicas
 
     def _initial_learning_rate(self) -> float:
         return self.learning_rate_
@@ -588,13 +566,10 @@ tf.data.Dataset
             Batches of float32 images of shape ``(batch, height, width, 1)``.
         """
         batches = data.training_data(self.batch_size_, shuffle=shuffle, seed=seed)
-        replicas = self.model_.distribute_strategy.num_replicas_in_sync
-        if shuffle and data.tf_dataset is None and replicas > 1:
-            # The last, smaller batch would split unevenly over the replicas
-            # (tf.data gives each the global batch's share, the last one less),
-            # which their codebook updates cannot gather. Each epoch shuffles
-            # anew, so the slices left out differ from epoch to epoch.
-            batches = batches.take(max(1, len(data) // self.batch_size_))
+        if data.tf_dataset is None:  # a tf.data.Dataset brings its own batches
+            batches = self._split_batches(
+                batches, len(data), self.batch_size_, training=shuffle
+            )
         return batches
 
     def _set_shapes(self, image_shape: tuple[int, int]) -> None:

@@ -10,7 +10,8 @@ It prints one line of JSON: the training losses, a digest of the weights, the
 largest difference between the replicas' copies of the codebooks, whether this
 process is the chief, and where ``save`` wrote. Under ``mirrored`` the process
 splits its CPU into two logical devices and also trains on one device, for
-comparison, and with batch sizes that do not split over the two.
+comparison, and with batch sizes and validation sets that do not split over the
+two, for the VQ-VAE-2 and for a prior.
 """
 
 import hashlib
@@ -42,10 +43,15 @@ def main(mode: str, out: Path) -> None:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
-    from oasisgen import VQVAE2Estimator
+    from oasisgen import PixelCNNPrior, VQVAE2Estimator
     from oasisgen.nn.distribute import is_chief
 
-    from ..estimators.conftest import TINY_VQVAE, make_slices
+    from ..estimators.conftest import (
+        TINY_PRIOR,
+        TINY_VQVAE,
+        make_row_codes,
+        make_slices,
+    )
 
     X = make_slices(16)
     params = {**TINY_VQVAE, "epochs": 2}
@@ -74,6 +80,21 @@ def main(mode: str, out: Path) -> None:
             VQVAE2Estimator(**{**auto, "batch_size": 5}).fit(X)
         except ValueError as error:
             report["odd_batch_error"] = str(error)
+        # 11 training and 5 validation images in batches of 4: the last batch
+        # of each would split 2 / 1 over the replicas
+        validated = VQVAE2Estimator(
+            **{**params, "batch_size": 4}, distribute=mode, validation_fraction=0.3
+        ).fit(X)
+        report["validated_history"] = validated.history_
+        # the same for a prior: 7 training and 3 validation maps in batches of 4
+        prior = {**TINY_PRIOR, "epochs": 2, "distribute": mode, "batch_size": 4}
+        codes = make_row_codes(10)
+        fitted = PixelCNNPrior(**prior, validation_fraction=0.3).fit(codes)
+        report["prior_history"] = fitted.history_
+        try:
+            PixelCNNPrior(**{**prior, "batch_size": 5}).fit(codes)
+        except ValueError as error:
+            report["odd_prior_batch_error"] = str(error)
     print(json.dumps(report))
 
 

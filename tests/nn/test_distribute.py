@@ -81,12 +81,22 @@ def test_mirrored_on_two_devices_matches_one_device(tmp_path):
     assert report["saved"] == str(tmp_path / "model")
     # An "auto" batch of 5 goes up to 6, and trains: a second mirrored model of
     # other shapes in the same process, which failed while each fit made its own
-    # strategy. A batch of 5 the user asked for is refused.
+    # strategy. A batch of 5 the user asked for is refused, by either estimator.
     assert report["auto_batch"] == 6
     assert report["odd_batch_error"] == (
-        "batch_size=5 does not split evenly over the 2 replicas of "
+        "VQVAE2Estimator(batch_size=5) does not split evenly over the 2 replicas of "
         "distribute='mirrored': Keras needs the same number of images on each. "
         "Pass a multiple of 2, such as 4 or 6, or 'auto'."
+    )
+    # Last batches that would split 2 / 1 over the replicas are dropped in
+    # training and trimmed to 2 in validation: both models train and validate.
+    for history in report["validated_history"], report["prior_history"]:
+        assert len(history["loss"]) == len(history["val_loss"]) == 2
+        assert np.isfinite(history["loss"] + history["val_loss"]).all()
+    assert report["odd_prior_batch_error"] == (
+        "PixelCNNPrior(batch_size=5) does not split evenly over the 2 replicas of "
+        "distribute='mirrored': Keras needs the same number of code maps on each. "
+        "Pass a multiple of 2, such as 4 or 6."
     )
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "epoch-0001",
