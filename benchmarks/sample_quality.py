@@ -153,6 +153,12 @@ def main() -> None:
         f"plausibility {q['shape_plausibility_reconstructed']:.3f}, detail "
         f"within the real IQR {q['detail_energy_in_real_iqr_reconstructed']:.3f}"
     )
+    print(
+        "the bottom prior over the held-out slices' own top codes: two-sample "
+        f"accuracy {q['two_sample_accuracy_given_real_top']:.3f}, shape "
+        f"plausibility {q['shape_plausibility_given_real_top']:.3f}, detail "
+        f"within the real IQR {q['detail_energy_in_real_iqr_given_real_top']:.3f}"
+    )
     if q.get("level_error") is not None:
         print(
             f"level error {q['level_error']:.3f} (real {q['level_error_real']:.3f}, "

@@ -607,7 +607,9 @@ def evaluate_samples(
         f"two-sample accuracy {q['two_sample_accuracy']:.2f} "
         f"({q['two_sample_accuracy_real']:.2f}; reconstructions "
         f"{q['two_sample_accuracy_reconstructed']:.2f}), shape plausibility "
-        f"{q['shape_plausibility']:.2f} ({q['shape_plausibility_real']:.2f}), "
+        f"{q['shape_plausibility']:.2f} ({q['shape_plausibility_real']:.2f}; "
+        "the bottom prior over real top codes "
+        f"{q['shape_plausibility_given_real_top']:.2f}), "
         f"copy rate {q['copy_rate']:.2f} ({q['copy_rate_real']:.2f})"
     )
     return quality

@@ -350,6 +350,25 @@ _QUALITY_ROWS = (
         "the same ceiling for anatomy detail",
     ),
     (
+        "two-sample accuracy, bottom prior over real top codes",
+        "two_sample_accuracy_given_real_top",
+        "two_sample_accuracy_real",
+        "held-out slices' top codes, bottom codes drawn: the bottom prior's share",
+    ),
+    (
+        "shape plausibility, bottom prior over real top codes",
+        "shape_plausibility_given_real_top",
+        "shape_plausibility_real",
+        "high here but low for the samples: the top prior draws the bad shapes",
+    ),
+    (
+        "share with detail in the real interquartile range, bottom prior over "
+        "real top codes",
+        "detail_energy_in_real_iqr_given_real_top",
+        None,
+        "below the reconstructions' share: the bottom prior loses the detail",
+    ),
+    (
         "level error: how far the level read from a slice is from its position",
         "level_error",
         "level_error_real",

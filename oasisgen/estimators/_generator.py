@@ -468,8 +468,11 @@ tf.data.Dataset
         ``X`` and the training slices ``X_train`` with
         :func:`oasisgen.metrics.sample_quality`: a classifier two-sample test,
         shape plausibility, anatomy detail, memorisation and diversity, each
-        beside the same figure for the real slices, and the shape and detail of
-        the VQ-VAE-2's reconstructions of ``X``, the ceiling of the priors.
+        beside the same figure for the real slices, the shape and detail of
+        the VQ-VAE-2's reconstructions of ``X``, the ceiling of the priors, and
+        the same figures for slices of ``X``'s own top codes with bottom codes
+        the bottom prior drew (``*_given_real_top``): where these fall short,
+        the bottom prior does; where only the samples do, the top prior.
         Compare with held-out slices of the people the generator learnt from:
         slices of other people or scanners are told apart almost perfectly even
         when both are real.
@@ -568,6 +571,9 @@ tf.data.Dataset
             n_splits=n_splits,
             random_state=random_state,
             reconstructions=self.vqvae_.reconstruct(real),
+            real_top_samples=self._sample_given_real_top(
+                real, random_state, _temperature_pair(temperature)[1], top_k
+            ),
         )
         if self.slice_positions_ is None or real_levels is not None:
             bits = self.bits_per_code(real, real_levels)
@@ -591,6 +597,28 @@ tf.data.Dataset
             }
         )
         return (quality, samples) if return_samples else quality
+
+    def _sample_given_real_top(
+        self,
+        real: np.ndarray,
+        random_state: int | None,
+        temperature: float,
+        top_k: int | None,
+    ) -> np.ndarray:
+        """Decode the top codes of ``real`` with bottom codes the bottom prior draws.
+
+        Samples whose layout is real: what they lack, the bottom prior lacks.
+        """
+        top, _ = self.vqvae_.encode(real)
+        seed = seed_from(random_state)
+        bottom = self.bottom_prior_.sample(
+            len(real),
+            top,
+            random_state=None if seed is None else seed + 3,
+            temperature=temperature,
+            top_k=top_k,
+        )
+        return self.vqvae_.decode(top, bottom)
 
     # -------------------------------------------------------------- persistence
     def _write_saved(self, folder: Path) -> None:

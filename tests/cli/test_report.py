@@ -171,6 +171,8 @@ QUALITY = {
     "two_sample_accuracy_reconstructed": 0.875,
     "shape_plausibility_reconstructed": 0.9565,
     "detail_energy_in_real_iqr_reconstructed": 0.0,
+    "two_sample_accuracy_given_real_top": 0.625,
+    "shape_plausibility_given_real_top": 0.9125,
     "nearest_ssim_median": 0.4321,
     "nearest_ssim_median_real": 0.3891,
     "nearest_index": [5, 17, 101],
@@ -197,6 +199,11 @@ QUALITY_ROWS = {
     "two-sample accuracy of the VQ-VAE-2's reconstructions": ("0.875", "0.5375"),
     "shape plausibility of the VQ-VAE-2's reconstructions": ("0.9565", "0.9375"),
     "share of reconstructions with detail in the real interquartile range": ("0", "-"),
+    "two-sample accuracy, bottom prior over real top codes": ("0.625", "0.5375"),
+    "shape plausibility, bottom prior over real top codes": ("0.9125", "0.9375"),
+    # not in this metrics.json (written before the figure existed)
+    "share with detail in the real interquartile range, bottom prior over real top "
+    "codes": ("-", "-"),
     "level error: how far the level read from a slice is from its position": (
         "0.125",
         "0.0625",

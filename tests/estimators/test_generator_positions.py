@@ -218,6 +218,42 @@ def test_evaluate_reports_every_figure_beside_the_real_one(fitted, sample):
     # real held-out slices of the training people look like the training slices
     assert quality["shape_plausibility_real"] >= 0.7
     assert quality["nearest_ssim_median_real"] > 0.5
+    for stage in ("reconstructed", "given_real_top"):
+        for name in (
+            "two_sample_accuracy",
+            "shape_plausibility",
+            "detail_energy_median",
+        ):
+            assert np.isfinite(quality[f"{name}_{stage}"]), (name, stage)
+
+
+def test_evaluate_draws_bottom_codes_over_the_real_top_codes(
+    fitted, sample, monkeypatch
+):
+    X, _, positions = sample
+    real = X[1::4]
+    drawn = []
+    prior = fitted.bottom_prior_
+    original = type(prior).sample
+
+    def recording(self, n_samples, condition=None, **kwargs):
+        if self is prior:  # not the top prior, of the same class
+            drawn.append(np.asarray(condition))
+        return original(self, n_samples, condition, **kwargs)
+
+    monkeypatch.setattr(type(prior), "sample", recording)
+    quality = fitted.evaluate(
+        real,
+        X[::2],
+        slice_position=positions[1::4],
+        n_samples=8,
+        classifier="linear",
+        n_splits=2,
+    )
+    # over the samples' top codes, then over the held-out slices' own
+    assert len(drawn) == 2
+    np.testing.assert_array_equal(drawn[1], fitted.vqvae_.encode(real)[0])
+    assert 0 <= quality["shape_plausibility_given_real_top"] <= 1
 
 
 def test_evaluate_takes_positions_and_subjects_from_a_slice_dataset(fitted, sample):

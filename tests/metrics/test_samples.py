@@ -61,7 +61,16 @@ QUALITY_KEYS = {
     "detail_energy_median_reconstructed",
     "detail_energy_in_real_iqr_reconstructed",
     "head_intensity_in_real_iqr_reconstructed",
+    "two_sample_accuracy_given_real_top",
+    "shape_plausibility_given_real_top",
+    "detail_energy_median_given_real_top",
+    "detail_energy_in_real_iqr_given_real_top",
+    "head_intensity_in_real_iqr_given_real_top",
 }
+STAND_INS = pytest.mark.parametrize(
+    "param, suffix",
+    [("reconstructions", "reconstructed"), ("real_top_samples", "given_real_top")],
+)
 
 
 @pytest.fixture(scope="module")
@@ -420,7 +429,8 @@ def test_two_sample_test_is_repeatable_and_json_ready(train, heldout):
 @pytest.fixture(scope="module")
 def quality_of_noise(train, heldout, noise):
     images, subjects = train
-    # the held-out slices stand for a perfect autoencoder's reconstructions
+    # the held-out slices stand for a perfect autoencoder's reconstructions, and
+    # for a perfect bottom prior's samples over their top codes
     return sample_quality(
         noise,
         heldout,
@@ -428,6 +438,7 @@ def quality_of_noise(train, heldout, noise):
         train_groups=subjects,
         classifier="linear",
         reconstructions=heldout,
+        real_top_samples=heldout,
     )
 
 
@@ -455,35 +466,34 @@ def test_sample_quality_ranks_noise_below_real(quality_of_noise):
     assert quality["detail_energy_in_real_iqr"] == 0.0
 
 
-def test_perfect_reconstructions_reach_the_real_figures(quality_of_noise):
+@STAND_INS
+def test_perfect_stand_ins_reach_the_real_figures(quality_of_noise, param, suffix):
     quality = quality_of_noise
+    assert quality[f"shape_plausibility_{suffix}"] == quality["shape_plausibility_real"]
     assert (
-        quality["shape_plausibility_reconstructed"]
-        == quality["shape_plausibility_real"]
-    )
-    assert (
-        quality["detail_energy_median_reconstructed"]
+        quality[f"detail_energy_median_{suffix}"]
         == quality["detail_energy_median_real"]
     )
-    assert 0.4 <= quality["detail_energy_in_real_iqr_reconstructed"] <= 0.6
-    assert 0.4 <= quality["head_intensity_in_real_iqr_reconstructed"] <= 0.6
+    assert 0.4 <= quality[f"detail_energy_in_real_iqr_{suffix}"] <= 0.6
+    assert 0.4 <= quality[f"head_intensity_in_real_iqr_{suffix}"] <= 0.6
     # the same slices on both sides: nothing to tell apart
-    assert quality["two_sample_accuracy_reconstructed"] <= 0.6
+    assert quality[f"two_sample_accuracy_{suffix}"] <= 0.6
 
 
-def test_blurred_reconstructions_lose_detail(train, heldout, noise):
+@STAND_INS
+def test_blurred_stand_ins_lose_detail(train, heldout, noise, param, suffix):
     from scipy.ndimage import gaussian_filter
 
     blurred = gaussian_filter(heldout, sigma=(0, 1.5, 1.5))
     quality = sample_quality(
-        noise, heldout, train[0], classifier="linear", reconstructions=blurred
+        noise, heldout, train[0], classifier="linear", **{param: blurred}
     )
-    assert (
-        quality["detail_energy_median_reconstructed"]
-        < quality["detail_energy_real_q25"]
-    )
-    assert quality["detail_energy_in_real_iqr_reconstructed"] < 0.2
-    assert quality["two_sample_accuracy_reconstructed"] >= 0.8  # blur shows
+    assert quality[f"detail_energy_median_{suffix}"] < quality["detail_energy_real_q25"]
+    assert quality[f"detail_energy_in_real_iqr_{suffix}"] < 0.2
+    assert quality[f"two_sample_accuracy_{suffix}"] >= 0.8  # blur shows
+    # the other stand-in was not given
+    other = "given_real_top" if suffix == "reconstructed" else "reconstructed"
+    assert quality[f"detail_energy_median_{other}"] is None
 
 
 def test_sample_quality_of_copied_training_slices(train, heldout):
@@ -536,14 +546,17 @@ def test_sample_quality_rejects_different_sizes(train, heldout):
         nearest_ssim(heldout, samples)
 
 
-def test_sample_quality_rejects_reconstructions_of_other_slices(train, heldout):
+@STAND_INS
+def test_sample_quality_rejects_stand_ins_of_other_slices(
+    train, heldout, param, suffix
+):
     with pytest.raises(
         ValueError,
-        match=r"expected reconstructions of the held-out slices, shape "
-        r"\(54, 32, 32\); got shape \(53, 32, 32\)",
+        match=rf"expected {param} of the held-out slices, one per slice of their "
+        r"shape \(54, 32, 32\); got shape \(53, 32, 32\)",
     ):
         sample_quality(
-            heldout, heldout, train[0], classifier="linear", reconstructions=heldout[1:]
+            heldout, heldout, train[0], classifier="linear", **{param: heldout[1:]}
         )
 
 
