@@ -17,6 +17,7 @@ from oasisgen.cli._common import (
     reconstruction_figures,
     run_heldout,
     run_sample_temperature,
+    write_json,
 )
 
 NAME = "evaluate"
@@ -62,7 +63,30 @@ def add_parser(
         default=None,
         default_text="the run's own --sample-temperature",
     )
+    evaluate.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write every figure to PATH as JSON (a new file)",
+    )
     return evaluate
+
+
+def _check_json_path(path: Path | None) -> None:
+    """Refuse, before any work, a ``--json`` file that exists or cannot be made."""
+    if path is None:
+        return
+    if path.exists():
+        raise SystemExit(
+            f"oasisgen: --json {str(path)!r} already exists; evaluate writes a new "
+            "file and leaves existing ones alone. Choose another path or remove it."
+        )
+    if not path.parent.is_dir():
+        raise SystemExit(
+            f"oasisgen: --json {str(path)!r}: the folder {str(path.parent)!r} does "
+            "not exist. Create it first, or choose another path."
+        )
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -77,8 +101,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     -------
     figures : dict
         ``test_ssim`` and ``test_psnr``; with ``--samples``, ``sample_quality``
-        too (see :meth:`oasisgen.HierarchicalGenerator.evaluate`).
+        too (see :meth:`oasisgen.HierarchicalGenerator.evaluate`). With
+        ``--json PATH`` they are written there too.
     """
+    _check_json_path(args.json)
     estimator = oasisgen.load(args.run_dir / MODEL_DIR)
     image_size = args.image_size or estimator.image_shape_
     heldout = run_heldout(args.run_dir)
@@ -110,4 +136,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         figures["sample_quality"] = evaluate_samples(
             args.run_dir, generator, splits, args
         )
+    if args.json is not None:
+        write_json(args.json, figures)
     return figures

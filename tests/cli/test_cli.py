@@ -63,6 +63,32 @@ def test_evaluate_prints_the_test_figures(run_dir, capsys):
     assert "54 slices of 32x32" in output
 
 
+def test_evaluate_writes_its_figures_as_json(run_dir, tmp_path, capsys):
+    path = tmp_path / "figures.json"
+    assert main(["evaluate", str(run_dir), "--json", str(path)]) == 0
+    written = json.loads(path.read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(written) == {"test_ssim", "test_psnr"}
+    assert written["test_ssim"] == pytest.approx(metrics["test_ssim"])
+    assert f"test SSIM {written['test_ssim']:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("kept.json", r"'.*kept\.json' already exists; evaluate writes a new file"),
+        ("missing/figures.json", r"the folder '.*missing' does not exist"),
+    ],
+)
+def test_evaluate_refuses_a_json_path_it_cannot_write(run_dir, tmp_path, name, message):
+    kept = tmp_path / "kept.json"
+    kept.write_text('{"mine": 1}')
+    with pytest.raises(SystemExit, match=message):
+        main(["evaluate", str(run_dir), "--json", str(tmp_path / name)])
+    assert kept.read_text() == '{"mine": 1}'
+    assert not (tmp_path / "missing").exists()
+
+
 def test_train_refuses_to_overwrite_a_run(run_dir):
     before = (run_dir / "metrics.json").read_bytes()
     with pytest.raises(SystemExit, match="--overwrite"):
