@@ -327,6 +327,7 @@ optional
             global_condition = check_global_condition(
                 global_condition, n_samples=len(codes), caller=name
             )
+        self._split_over_replicas(self.batch_size, given=True, unit="code map")
         going_on = self._start_training(
             lambda: self._fits(codes, condition, global_condition),
             continue_fitted=self.warm_start,
@@ -342,7 +343,6 @@ optional
             self._initialise(codes, condition, global_condition, seed)
         else:  # a warm start must stay within the fitted codebooks
             check_code_maps(codes, caller=name, num_embeddings=self.num_embeddings_)
-        self._split_over_replicas(self.batch_size, given=True, unit="code map")
         train, validation = self._split(codes, condition, global_condition, seed)
         self._run_epochs(train, validation, epochs=self._epochs_to_train(), seed=seed)
         return self
