@@ -172,6 +172,17 @@ def add_prior_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for flag, kind, default in PRIOR_OPTIONS:
         add_per_prior_argument(group, flag, kind, [default], f"(default: {default})")
+    add_per_prior_argument(
+        group,
+        "--prior-scan-order",
+        scan_order,
+        ["top_down"],
+        "the order in which each prior draws the rows of its code map, "
+        "top_down (from the first row) or bottom_up (PixelCNNPrior(scan_order=...)):"
+        " bottom_up draws the back of the head of the bundled slices first "
+        "(default: top_down)",
+        metavar="ORDER",
+    )
     group.add_argument(
         "--prior-mirror-context",
         choices=MIRROR_CONTEXT,
@@ -424,6 +435,39 @@ def positive_int(text: str) -> int:
             f"expected a whole number of at least 1; got {text!r}"
         )
     return value
+
+
+SCAN_ORDERS = ("top_down", "bottom_up")
+"""Choices of ``--prior-scan-order``, as ``PixelCNNPrior(scan_order=...)``."""
+
+
+def scan_order(text: str) -> str:
+    """Return ``text`` if it is one of `SCAN_ORDERS`, for an ``argparse`` type.
+
+    Parameters
+    ----------
+    text : str
+        The option's value as typed.
+
+    Returns
+    -------
+    order : str
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not a scan order.
+
+    Examples
+    --------
+    >>> scan_order("bottom_up")
+    'bottom_up'
+    """
+    if text not in SCAN_ORDERS:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(SCAN_ORDERS)}; got {text!r}"
+        )
+    return text
 
 
 def auto_or(kind: Callable[[str], Any]) -> Callable[[str], Any]:

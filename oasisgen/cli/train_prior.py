@@ -138,6 +138,7 @@ def fit_priors(
             hidden_channels=option("prior_hidden_channels", level),
             kernel_size=option("prior_kernel_size", level),
             attention_layers=option("prior_attention_layers", level),
+            scan_order=option("prior_scan_order", level),
             # the top prior reads no condition map
             condition_layers=getattr(args, "prior_condition_layers", 1)
             if level == "bottom_prior"

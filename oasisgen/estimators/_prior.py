@@ -82,6 +82,15 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         ``kernel_size // 2`` more rows per layer. For grids wider than the gated
         layers see, such as the top codes of 128- and 256-pixel slices
         (benchmarks/README.md, "A top prior that sees its whole grid").
+    scan_order : {"top_down", "bottom_up"}, default="top_down"
+        The order in which the rows of a map are drawn: from the first row of
+        the array down, or from the last row up. The prior learns and scores
+        the maps in that order; ``fit``, ``score_samples`` and ``sample`` take
+        and return them upright either way. Draw first the rows whose codes are
+        easiest to guess from little context: on axial slices with the face at
+        the top, ``"bottom_up"`` draws the round back of the head first and the
+        orbits and nose, where the outline is hardest, last, seeing the rest
+        (benchmarks/README.md, "Which prior falls short").
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -190,6 +199,7 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         "condition_layers": [_POSITIVE_INT],
         "mirror_context": ["boolean"],
         "attention_layers": [Interval(Integral, 0, None, closed="left")],
+        "scan_order": [StrOptions({"top_down", "bottom_up"})],
         **TRAINING_CONSTRAINTS,
     }
 
@@ -206,6 +216,7 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         condition_layers: int = 1,
         mirror_context: bool = False,
         attention_layers: int = 0,
+        scan_order: str = "top_down",
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float = 3e-4,
         batch_size: int = 32,
@@ -235,6 +246,7 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         self.condition_layers = condition_layers
         self.mirror_context = mirror_context
         self.attention_layers = attention_layers
+        self.scan_order = scan_order
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -328,6 +340,7 @@ optional
                 global_condition, n_samples=len(codes), caller=name
             )
         self._split_over_replicas(self.batch_size, given=True, unit="code map")
+        codes, condition = self._scanned(codes), self._scanned(condition)
         going_on = self._start_training(
             lambda: self._fits(codes, condition, global_condition),
             continue_fitted=self.warm_start,
@@ -515,6 +528,7 @@ optional
         codes, condition, global_condition = self._check_fitted_input(
             X, condition, global_condition, "score_samples"
         )
+        codes, condition = self._scanned(codes), self._scanned(condition)
         signature = [self._spec(self.grid_shape_)]
         if condition is not None:
             condition_grid = [s // self.condition_upsample for s in self.grid_shape_]
@@ -627,10 +641,10 @@ optional
             global_condition = self._check_global(
                 global_condition, n_samples, f"{type(self).__name__}.sample"
             )
-        return Sampler.of(self.model_).sample(
+        codes = Sampler.of(self.model_).sample(
             n_samples,
             self.grid_shape_,
-            condition,
+            self._scanned(condition),
             global_condition=global_condition,
             temperature=temperature,
             top_k=top_k,
@@ -638,6 +652,17 @@ optional
             method=method,
             progress=progress,
         )
+        return self._scanned(codes)
+
+    def _scanned(self, maps: np.ndarray | None) -> np.ndarray | None:
+        """Return ``maps`` in ``scan_order``: their rows reversed for "bottom_up".
+
+        Its own inverse: it turns upright maps into the order the model reads and
+        the model's maps back upright.
+        """
+        if maps is None or self.scan_order == "top_down":
+            return maps
+        return np.ascontiguousarray(maps[:, ::-1])
 
     def _check_global(
         self, global_condition: Any, n_samples: int, caller: str

@@ -265,6 +265,16 @@ PRIORS = [
 ]  # fmt: skip
 
 
+def test_an_unknown_scan_order_is_refused_before_training(run_dir, capsys):
+    argv = ["train-prior", str(run_dir), *PRIORS, "--prior-scan-order", "sideways"]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "expected one of top_down, bottom_up; got 'sideways'" in (
+        capsys.readouterr().err
+    )
+    assert not (run_dir / "generator").exists()
+
+
 def test_sample_without_priors_says_how_to_train_them(run_dir, capsys):
     assert main(["sample", str(run_dir)]) == 2
     assert "oasisgen train-prior" in capsys.readouterr().err
@@ -275,6 +285,7 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     mirror = ["--prior-mirror-context", "bottom", "--prior-condition-layers", "2"]
     per_level = ["--prior-hidden-channels", "8", "4", "--prior-layers", "1", "2"]
     per_level += ["--prior-attention-layers", "1", "0"]
+    per_level += ["--prior-scan-order", "bottom_up", "top_down"]
     argv = ["train-prior", str(out), *PRIORS, *per_level, *mirror, "--quiet"]
     assert main(argv) == 0
     generator = oasisgen.load(out / "generator")
@@ -285,6 +296,7 @@ def test_train_prior_then_sample(run_dir, tmp_path):
     assert (bottom.hidden_channels, bottom.n_layers) == (4, 2)
     assert (top.condition_layers, bottom.condition_layers) == (1, 2)
     assert (top.attention_layers, bottom.attention_layers) == (1, 0)
+    assert (top.scan_order, bottom.scan_order) == ("bottom_up", "top_down")
     assert top.epochs == bottom.epochs == 1  # one value: both priors
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["top_prior_test_bits_per_code"] > 0

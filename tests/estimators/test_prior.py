@@ -88,6 +88,44 @@ def test_a_deeper_condition_network_fits_samples_and_is_saved(tmp_path):
     assert loaded.score(bottom, top) == pytest.approx(prior.score(bottom, top))
 
 
+@pytest.mark.parametrize("conditional", [False, True], ids=["plain", "conditional"])
+def test_bottom_up_is_top_down_on_upside_down_maps(conditional):
+    top = make_row_codes(16, size=3, seed=4)
+    rng = np.random.default_rng(0)
+    maps = np.where(rng.random((16, 6, 6)) < 0.3, 3, upsample_codes(top))
+    assert not np.array_equal(maps, maps[:, ::-1])  # the order matters
+    condition = top if conditional else None
+    flipped = None if condition is None else condition[:, ::-1]
+    bottom_up = PixelCNNPrior(**TINY_PRIOR, scan_order="bottom_up").fit(maps, condition)
+    top_down = PixelCNNPrior(**TINY_PRIOR).fit(maps[:, ::-1], flipped)
+    # the same model, fed the same maps in the same order
+    np.testing.assert_allclose(
+        bottom_up.score_samples(maps, condition),
+        top_down.score_samples(maps[:, ::-1], flipped),
+        rtol=1e-6,
+    )
+    n = 4
+    drawn = bottom_up.sample(
+        n, None if condition is None else condition[:n], random_state=0
+    )
+    reference = top_down.sample(
+        n, None if flipped is None else flipped[:n], random_state=0
+    )
+    np.testing.assert_array_equal(drawn, reference[:, ::-1])
+
+
+def test_the_scan_order_is_saved(tmp_path):
+    maps = make_row_codes(16)
+    prior = PixelCNNPrior(**TINY_PRIOR, scan_order="bottom_up").fit(maps)
+    prior.save(tmp_path / "prior")
+    loaded = oasisgen.load(tmp_path / "prior")
+    assert loaded.scan_order == "bottom_up"
+    assert loaded.score(maps) == pytest.approx(prior.score(maps))
+    np.testing.assert_array_equal(
+        loaded.sample(3, random_state=0), prior.sample(3, random_state=0)
+    )
+
+
 def copy_codes(n=64, seed=0):
     """Maps whose last row repeats the first (0 or 1), with 2 in between."""
     first = np.random.default_rng(seed).integers(0, 2, n)
@@ -265,6 +303,11 @@ def test_methods_before_fit_raise_not_fitted(method, tmp_path):
         ({"distribute": "tpu"}, "'distribute' parameter"),
         ({"condition_layers": 0}, "'condition_layers' parameter"),
         ({"attention_layers": -1}, "'attention_layers' parameter"),
+        (
+            {"scan_order": "sideways"},
+            r"'scan_order' parameter .* must be a str among \{.*'bottom_up'.*\}. "
+            "Got 'sideways'",
+        ),
     ],
     ids=[
         "one-code",
@@ -274,6 +317,7 @@ def test_methods_before_fit_raise_not_fitted(method, tmp_path):
         "distribute",
         "condition",
         "attention",
+        "scan-order",
     ],
 )
 def test_invalid_parameters_are_named(params, match):
