@@ -156,6 +156,9 @@ class PixelCNNPrior(KerasEstimator, DensityMixin, BaseEstimator):
         ``val_loss`` with validation data.
     grid_shape_ : tuple of (int, int)
         Height and width of the code maps.
+    scan_order_ : str
+        The order the model was trained to read the rows in; a warm start in
+        another ``scan_order`` starts a new model.
     num_embeddings_ : int
         Size of the codebook.
     condition_num_embeddings_ : int or None
@@ -369,6 +372,8 @@ optional
         dim = None if global_condition is None else global_condition.shape[1]
         return (
             hasattr(self, "model_")
+            # the model reads its maps in the order it was trained in
+            and getattr(self, "scan_order_", "top_down") == self.scan_order
             and tuple(self.grid_shape_) == codes.shape[1:]
             and (condition is None) == (self.condition_num_embeddings_ is None)
             and dim == self.global_condition_dim_
@@ -410,6 +415,7 @@ optional
             else int(self.condition_num_embeddings or condition.max() + 1)
         )
         self.grid_shape_ = (int(codes.shape[1]), int(codes.shape[2]))
+        self.scan_order_ = self.scan_order
         self.global_condition_dim_ = (
             None if global_condition is None else int(global_condition.shape[1])
         )
@@ -725,6 +731,8 @@ optional
 
     def _restore_fitted(self, state: dict[str, Any]) -> None:
         self.grid_shape_ = tuple(state["grid_shape_"])
+        # saved as a parameter; priors saved before it existed scanned top down
+        self.scan_order_ = self.scan_order
         self.num_embeddings_ = self.model_.num_embeddings
         self.condition_num_embeddings_ = self.model_.condition_num_embeddings
         self.global_condition_dim_ = self.model_.global_condition_dim

@@ -114,12 +114,21 @@ def test_bottom_up_is_top_down_on_upside_down_maps(conditional):
     np.testing.assert_array_equal(drawn, reference[:, ::-1])
 
 
+def test_a_warm_start_in_another_scan_order_starts_a_new_model():
+    maps = make_row_codes(16)
+    prior = PixelCNNPrior(**TINY_PRIOR, warm_start=True).fit(maps).fit(maps)
+    assert len(prior.history_["loss"]) == 2  # went on
+    prior.set_params(scan_order="bottom_up").fit(maps)
+    assert len(prior.history_["loss"]) == 1  # started again
+    assert prior.scan_order_ == "bottom_up"
+
+
 def test_the_scan_order_is_saved(tmp_path):
     maps = make_row_codes(16)
     prior = PixelCNNPrior(**TINY_PRIOR, scan_order="bottom_up").fit(maps)
     prior.save(tmp_path / "prior")
     loaded = oasisgen.load(tmp_path / "prior")
-    assert loaded.scan_order == "bottom_up"
+    assert loaded.scan_order == loaded.scan_order_ == "bottom_up"
     assert loaded.score(maps) == pytest.approx(prior.score(maps))
     np.testing.assert_array_equal(
         loaded.sample(3, random_state=0), prior.sample(3, random_state=0)
