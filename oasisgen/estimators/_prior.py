@@ -727,12 +727,12 @@ optional
 
     # -------------------------------------------------------------- persistence
     def _fitted_state(self) -> dict[str, Any]:
-        return {"grid_shape_": list(self.grid_shape_)}
+        return {"grid_shape_": list(self.grid_shape_), "scan_order_": self.scan_order_}
 
     def _restore_fitted(self, state: dict[str, Any]) -> None:
         self.grid_shape_ = tuple(state["grid_shape_"])
-        # saved as a parameter; priors saved before it existed scanned top down
-        self.scan_order_ = self.scan_order
+        # priors saved before scan_order existed read their maps top down
+        self.scan_order_ = state.get("scan_order_", "top_down")
         self.num_embeddings_ = self.model_.num_embeddings
         self.condition_num_embeddings_ = self.model_.condition_num_embeddings
         self.global_condition_dim_ = self.model_.global_condition_dim
