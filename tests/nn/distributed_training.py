@@ -83,11 +83,13 @@ def main(mode: str, out: Path) -> None:
         # 11 training and 5 validation images in batches of 4: the last batch
         # of each would split 2 / 1 over the replicas
         validated = VQVAE2Estimator(
-            **{**params, "batch_size": 4}, distribute=mode, validation_fraction=0.3
+            **{**TINY_VQVAE, "batch_size": 4},
+            distribute=mode,
+            validation_fraction=0.3,
         ).fit(X)
         report["validated_history"] = validated.history_
         # the same for a prior: 7 training and 3 validation maps in batches of 4
-        prior = {**TINY_PRIOR, "epochs": 2, "distribute": mode, "batch_size": 4}
+        prior = {**TINY_PRIOR, "distribute": mode, "batch_size": 4}
         codes = make_row_codes(10)
         fitted = PixelCNNPrior(**prior, validation_fraction=0.3).fit(codes)
         report["prior_history"] = fitted.history_
