@@ -101,8 +101,13 @@ _QUALITY_MAX_PAIRS = 2000
 _PLAUSIBLE_PERCENTILES = (5.0, 95.0)
 _PLAUSIBLE_MARGIN = 0.25
 
-# the figures sample_quality reports for images in place of the held-out slices
-# (reconstructions, samples over real top codes), each with a suffix
+# images sample_quality measures in place of the held-out slices: the suffix of
+# their figures, and the parameter that takes them
+_STAND_INS = (
+    ("reconstructed", "reconstructions"),
+    ("given_real_top", "real_top_samples"),
+)
+# the figures it reports for each of them
 _STAND_IN_FIGURES = (
     "two_sample_accuracy",
     "shape_plausibility",
@@ -1565,11 +1570,10 @@ def sample_quality(
     _check_enough(fake, n_splits, caller=caller, name="samples")
     _check_enough(real, n_splits, caller=caller, name="heldout")
     _check_enough(seen, n_splits, caller=caller, name="train")
+    given = {"reconstructions": reconstructions, "real_top_samples": real_top_samples}
     stand_ins = {}  # images in place of the held-out slices, by suffix
-    for suffix, images, name in (
-        ("reconstructed", reconstructions, "reconstructions"),
-        ("given_real_top", real_top_samples, "real_top_samples"),
-    ):
+    for suffix, name in _STAND_INS:
+        images = given[name]
         if images is None:
             continue
         stand_ins[suffix] = _check_slices(images, caller=caller, name=name)
@@ -1627,7 +1631,7 @@ def sample_quality(
         return None if threshold is None else float(np.mean(values >= threshold))
 
     stand_in_figures: dict[str, float | None] = {}
-    for suffix in ("reconstructed", "given_real_top"):
+    for suffix, _ in _STAND_INS:
         images = stand_ins.get(suffix)
         figures = dict.fromkeys(_STAND_IN_FIGURES)
         if images is not None:
