@@ -202,8 +202,8 @@ def _levels_figure(generator: Any, out: Path, temperature: list[float]) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train the demo configuration on the bundled sample into ``--out``.
+def train_argv(args: argparse.Namespace) -> list[str]:
+    """Return the ``oasisgen train`` command line the demo runs.
 
     Parameters
     ----------
@@ -212,8 +212,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     Returns
     -------
-    metrics : dict
-        What was written to ``metrics.json``.
+    argv : list of str
+        ``train --priors`` on the bundled sample into ``args.out``, with the
+        demo's settings at ``args.image_size`` and the epochs and samples asked for.
+
+    Examples
+    --------
+    >>> from oasisgen.cli import demo
+    >>> from oasisgen.cli._common import parse_as
+    >>> args = parse_as(demo.add_parser, ["demo", "--out", "runs/demo"])
+    >>> argv = demo.train_argv(args)
+    >>> argv[:3], "--prior-jit-compile" in argv
+    (['train', '--data', 'sample'], True)
     """
     settings = {
         **demo_settings(args.image_size),
@@ -230,8 +240,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             continue
         values = value if isinstance(value, list) else [value]
         argv += [flag, *map(str, values)]
-    argv += ["--priors"] + (["--quiet"] if args.quiet else [])
-    metrics = train.run(parse_as(train.add_parser, argv))
+    return argv + ["--priors"] + (["--quiet"] if args.quiet else [])
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the demo configuration on the bundled sample into ``--out``.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``oasisgen demo`` arguments.
+
+    Returns
+    -------
+    metrics : dict
+        What was written to ``metrics.json``.
+    """
+    metrics = train.run(parse_as(train.add_parser, train_argv(args)))
     temperature = list(map(str, DEMO["sample_temperature"]))
     sample_argv = ["sample", str(args.out), "-n", "8", "--temperature", *temperature]
     generator = sample.load_generator(args.out)
