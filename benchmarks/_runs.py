@@ -16,6 +16,9 @@ FIGURES = (
     "two_sample_accuracy",
     "shape_plausibility",
     "detail_energy_in_real_iqr",
+    "detail_energy_median",
+    # the bottom prior's own share: its codes drawn over real top codes
+    "detail_energy_in_real_iqr_given_real_top",
     "head_intensity_median",
     "head_intensity_in_real_iqr",
     "pairwise_ssim",
@@ -85,4 +88,4 @@ def mean_figures(results: list[dict[str, float]]) -> dict[str, float]:
 
 def row(values: dict[str, float]) -> str:
     """Format the :data:`FIGURES` of one result as one line of text."""
-    return "  ".join(f"{name} {values[name]:.3f}" for name in FIGURES)
+    return "  ".join(f"{name} {values[name]:.3g}" for name in FIGURES)

@@ -39,10 +39,12 @@ def test_mean_figures_averages_each_figure(runs):
     assert means["level_error"] == pytest.approx(len(runs.FIGURES) - 1 + 2.0)
 
 
-def test_row_names_every_figure_with_three_decimals(runs):
+def test_row_names_every_figure_with_three_significant_digits(runs):
     line = runs.row(runs.figures_of(evaluation(runs, 0.25)))
-    assert line.startswith("two_sample_accuracy 0.250  shape_plausibility 1.250")
+    assert line.startswith("two_sample_accuracy 0.25  shape_plausibility 1.25")
     assert line.count(".") == len(runs.FIGURES)
+    # detail energies are thousandths: three decimals would round them away
+    assert runs.row(dict.fromkeys(runs.FIGURES, 0.0022168)).endswith("0.00222")
 
 
 def test_a_missing_figure_is_a_key_error_naming_it(runs):
