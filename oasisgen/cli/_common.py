@@ -437,6 +437,8 @@ def positive_int(text: str) -> int:
     return value
 
 
+# PixelCNNPrior's, which the commands cannot import without starting TensorFlow
+# (tests/cli/test_cli.py checks them)
 SCAN_ORDERS = ("top_down", "bottom_up")
 """Choices of ``--prior-scan-order``, as ``PixelCNNPrior(scan_order=...)``."""
 

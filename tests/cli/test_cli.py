@@ -253,6 +253,15 @@ def test_the_commands_offer_the_models_bottom_strides():
     assert BOTTOM_STRIDES == MODEL_STRIDES
 
 
+def test_the_commands_offer_the_priors_scan_orders():
+    from oasisgen import PixelCNNPrior
+    from oasisgen.cli._common import SCAN_ORDERS
+
+    (options,) = PixelCNNPrior._parameter_constraints["scan_order"]
+    assert set(SCAN_ORDERS) == options.options
+    assert SCAN_ORDERS[0] == PixelCNNPrior().scan_order  # the default first
+
+
 def test_an_invalid_parameter_is_reported(tmp_path, capsys):
     argv = ["train", "--out", str(tmp_path / "r"), *TINY, "--learning-rate", "-1"]
     assert main(argv) == 2
