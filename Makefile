@@ -6,13 +6,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The suite runs on two worker processes (pytest-xdist) that take tests from each
 # other when one runs out (worksteal; a module's fixtures may then be built in
-# both), and lists its 15 slowest tests: 15 min 23 s on 2 cores in a fresh clone
-# of 89c4b08 (`bash .ci/run`, 2026-12-03 14:13 UTC, 1830 tests) on a slow hour,
-# 11 min 36 s for the same suite at 13:57 UTC, 9 min 2 s with 1816 tests at
-# 11:01 UTC (9 min 55 s with the install and the lint); 8 min 33 s with 1814 tests and 116 slices at 08:32 UTC; 8 min 31 s with 1762 tests at 05:17 UTC and 10 min 33 s
-# to 13 min 28 s with fewer tests on 2026-12-02: this shared machine's speed varies
-# by a third within hours, so leave room under CI's 15 minutes. CI runs all of it;
-# `make test-quick` leaves out the tests marked slow (each 40 s or more).
+# both), and lists its 15 slowest tests: 10 min 49 s on 2 cores in a fresh clone
+# of a199c17 (`bash .ci/run`, 2026-12-03 16:09 UTC, 1841 tests; 12 min 2 s with
+# the install and the lint), 15 min 23 s for the suite of 89c4b08 on a slow hour
+# (14:13 UTC): this shared machine's speed varies by a third within hours, so
+# leave room under CI's 15 minutes. CI runs all of it;
+# `make test-quick` leaves out the tests marked slow (each 15 s or more).
 # PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
