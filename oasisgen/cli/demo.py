@@ -148,7 +148,7 @@ def add_parser(
         type=int,
         default=DEMO["image_size"],
         help="side of the slices (default: 64; 128 takes about an hour on 2 "
-        "cores, with priors that see farther: LARGE_IMAGES)",
+        "cores, with priors of kernel 5 and a top prior with attention)",
     )
     demo.add_argument("--epochs", type=int, default=DEMO["epochs"])
     demo.add_argument(
