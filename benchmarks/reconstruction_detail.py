@@ -59,7 +59,13 @@ def demo_model_params(**changes: Any) -> dict[str, Any]:
     params.update(changes)
     sizes = params["num_embeddings"]
     if isinstance(sizes, str):
-        sizes = [int(size) for size in sizes.split("x")]
+        top, _, bottom = sizes.partition("x")
+        if not (top.isdigit() and bottom.isdigit()):
+            raise SystemExit(
+                "num_embeddings expects TOPxBOTTOM codebook sizes, such as "
+                f"num_embeddings=16x128; got {sizes!r}."
+            )
+        sizes = [int(top), int(bottom)]
     params["num_embeddings"] = tuple(sizes)
     return params
 

@@ -43,6 +43,8 @@ def test_a_variant_changes_only_what_it_names(
         (["--no-baseline"], "at least one --variant"),
         (["--variant", "wide:hidden_channels=-4"], "hidden_channels"),
         (["--variant", "wide:hidden_channels"], "NAME:PARAM=VALUE"),
+        (["--variant", "codes:num_embeddings=16y128"], "TOPxBOTTOM"),
+        (["--variant", "codes:num_embeddings=16x"], "TOPxBOTTOM"),
     ],
 )
 def test_bad_settings_are_refused_before_any_training(
