@@ -277,6 +277,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "the decoder draws smooth images around a prior's misfits (default: 0)",
     )
     parser.add_argument(
+        "--adversarial-loss-weight",
+        type=float,
+        default=0.0,
+        help="weight of the decoder's loss against a patch discriminator trained "
+        "beside it, which asks for texture that looks real (default: 0)",
+    )
+    parser.add_argument(
         "--learning-rate",
         type=auto_or(float),
         default="auto",
@@ -319,6 +326,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
         "top_reconstruction_weight": args.top_reconstruction_weight,
         "gradient_loss_weight": args.gradient_loss_weight,
         "bottom_code_noise": args.bottom_code_noise,
+        "adversarial_loss_weight": args.adversarial_loss_weight,
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "epochs": args.epochs,

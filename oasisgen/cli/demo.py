@@ -49,6 +49,7 @@ DEMO = {
     # SSIM, with mixed figures over three runs; the demo keeps the paper's training
     # (benchmarks/README.md, "Where the speckle comes from")
     "bottom_code_noise": 0.0,
+    "adversarial_loss_weight": 0.0,
     "batch_size": 8,
     "learning_rate": 1e-3,
     "heldout_fraction": 0.2,  # a fifth of each person's slices, to judge samples

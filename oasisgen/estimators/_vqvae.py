@@ -112,6 +112,15 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         code drawn at random (:class:`~oasisgen.nn.VQVAE2`). A prior's samples
         hold codes that do not fit their neighbours; with noise, the decoder
         learns to draw a smooth image around them. 0 for the paper's training.
+    adversarial_loss_weight : float, default=0.0
+        Weight of the decoder's hinge loss against a patch discriminator that
+        training fits beside the model, to tell the slices' small patches from
+        the reconstructions' (:func:`~oasisgen.nn.patch_discriminator`, as the
+        VQGAN of Esser et al. 2021 trains its decoder). The squared error
+        blurs the texture the decoder cannot place exactly; this term asks for
+        texture that looks real. The history then also has
+        ``adversarial_loss`` and ``discriminator_loss``. 0 for the paper's loss
+        (benchmarks/README.md, "An adversarial decoder").
     optimizer : str or dict, default="adam"
         The Keras optimizer: a name (``"adam"``, ``"adamw"``, ``"sgd"``,
         ``"rmsprop"``, ...) or a config such as ``{"class_name": "AdamW",
@@ -251,6 +260,7 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         "top_reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "gradient_loss_weight": [Interval(Real, 0, None, closed="left")],
         "bottom_code_noise": [Interval(Real, 0, 1, closed="left")],
+        "adversarial_loss_weight": [Interval(Real, 0, None, closed="left")],
         **TRAINING_CONSTRAINTS,
         "learning_rate": [
             Interval(Real, 0, None, closed="neither"),
@@ -272,6 +282,7 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         top_reconstruction_weight: float = 0.0,
         gradient_loss_weight: float = 0.0,
         bottom_code_noise: float = 0.0,
+        adversarial_loss_weight: float = 0.0,
         optimizer: str | dict[str, Any] = "adam",
         learning_rate: float | str = "auto",
         batch_size: int | str = "auto",
@@ -300,6 +311,7 @@ class VQVAE2Estimator(KerasEstimator, TransformerMixin, BaseEstimator):
         self.top_reconstruction_weight = top_reconstruction_weight
         self.gradient_loss_weight = gradient_loss_weight
         self.bottom_code_noise = bottom_code_noise
+        self.adversarial_loss_weight = adversarial_loss_weight
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -539,6 +551,7 @@ tf.data.Dataset
             top_reconstruction_weight=self.top_reconstruction_weight,
             gradient_loss_weight=self.gradient_loss_weight,
             bottom_code_noise=self.bottom_code_noise,
+            adversarial_loss_weight=self.adversarial_loss_weight,
             seed=seed,
         )
         model.build((None, *self.image_shape_, 1))

@@ -6,6 +6,7 @@ Nothing here knows about scikit-learn: these are plain, serialisable Keras objec
 from oasisgen.nn.attention import CausalSelfAttention
 from oasisgen.nn.blocks import ResidualStack, decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.discriminator import patch_discriminator
 from oasisgen.nn.optimizers import FusedAdam
 from oasisgen.nn.pixelcnn import GatedLayer, GatedPixelCNN
 from oasisgen.nn.quantizer import VectorQuantizer
@@ -25,5 +26,6 @@ __all__ = [
     "VectorQuantizer",
     "decoder",
     "encoder",
+    "patch_discriminator",
     "sample_codes",
 ]

@@ -29,6 +29,13 @@ blocks), so the top codes hold the layout of the slice and the bottom codes what
 the layout does not say::
 
     q_t -> top decoder (x 8/s) -> 1x1 --------------------- coarse image (H/s)
+
+Nor does the squared error ask for texture: it blurs what the decoder cannot
+place exactly. ``adversarial_loss_weight`` trains a patch discriminator
+(:func:`~oasisgen.nn.patch_discriminator`) beside the model, to tell the slices'
+patches from the reconstructions', and adds its hinge loss for the decoder (as
+the VQGAN of Esser et al. 2021 does), from the first step. One optimizer updates
+both: the model's weights on the model's loss, the discriminator's on its own.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import tensorflow as tf
 
 from oasisgen.nn.blocks import decoder, encoder
 from oasisgen.nn.codebook_metrics import CodebookPerplexity, CodebookUsage
+from oasisgen.nn.discriminator import patch_discriminator
 from oasisgen.nn.multi_worker import reducible_logs
 from oasisgen.nn.quantizer import VectorQuantizer
 from oasisgen.nn.seeds import LayerSeeds
@@ -74,8 +82,13 @@ class LossTerms(NamedTuple):
     """Error of the coarse image read from the top codes; None at weight 0."""
     gradient: tf.Tensor | None
     """Gradient-difference loss; None at weight 0."""
+    adversarial: tf.Tensor | None
+    """The decoder's hinge loss against the discriminator; None at weight 0."""
+    discriminator: tf.Tensor | None
+    """The discriminator's hinge loss; None at weight 0."""
     total: tf.Tensor
-    """Reconstruction + commitment + the weighted coarse and gradient terms."""
+    """Reconstruction + commitment + the weighted coarse, gradient and adversarial
+    terms: the model's loss (the discriminator minimises its own)."""
 
 
 def _pair(value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -146,6 +159,10 @@ class VQVAE2(keras.Model):
         uniformly from the codebook, in [0, 1). The decoder learns to draw a
         smooth, plausible image around codes that do not fit their neighbours,
         as a prior's samples have; 0 for the paper's training.
+    adversarial_loss_weight : float, default=0.0
+        Weight of the decoder's hinge loss against a patch discriminator trained
+        beside the model (see the module notes), which asks for fine texture
+        that looks real. 0 for the paper's loss, and no discriminator.
     seed : int, optional
         Seed of the quantizers' random restarts and of the code noise.
     **kwargs
@@ -183,6 +200,7 @@ class VQVAE2(keras.Model):
         top_reconstruction_weight: float = 0.0,
         gradient_loss_weight: float = 0.0,
         bottom_code_noise: float = 0.0,
+        adversarial_loss_weight: float = 0.0,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -193,6 +211,7 @@ class VQVAE2(keras.Model):
         for name, weight in [
             ("top_reconstruction_weight", top_reconstruction_weight),
             ("gradient_loss_weight", gradient_loss_weight),
+            ("adversarial_loss_weight", adversarial_loss_weight),
         ]:
             if not isinstance(weight, Real):
                 raise TypeError(
@@ -227,6 +246,7 @@ class VQVAE2(keras.Model):
         self.top_reconstruction_weight = float(top_reconstruction_weight)
         self.gradient_loss_weight = float(gradient_loss_weight)
         self.bottom_code_noise = float(bottom_code_noise)
+        self.adversarial_loss_weight = float(adversarial_loss_weight)
         self.seed = seed
 
         res = (self.n_res_blocks, self.n_res_channels)
@@ -261,6 +281,11 @@ class VQVAE2(keras.Model):
             self.top_reconstruction = keras.layers.Conv2D(
                 1, 1, kernel_initializer=seeds.glorot(), name="top_reconstruction"
             )
+        # made last, and only with a weight: the model's other layers start from
+        # the weights they would without it
+        self.discriminator = (
+            patch_discriminator(seed=seeds()) if self.adversarial_loss_weight else None
+        )
         quantizer_seeds = (None, None) if seed is None else (seed, seed + 1)
         # its state is a variable: made only with noise, so models without
         # noise keep the variables (and the saved files) they always had
@@ -293,6 +318,8 @@ class VQVAE2(keras.Model):
             name="top_reconstruction_loss"
         )
         self.gradient_tracker = keras.metrics.Mean(name="gradient_loss")
+        self.adversarial_tracker = keras.metrics.Mean(name="adversarial_loss")
+        self.discriminator_tracker = keras.metrics.Mean(name="discriminator_loss")
         self.code_metrics = {
             level: (
                 CodebookPerplexity(size, name=f"{level}_perplexity"),
@@ -306,6 +333,8 @@ class VQVAE2(keras.Model):
         """Create every weight by running a batch of zeros through the model."""
         shape = (1, *input_shape[1:])
         self._forward(tf.zeros(shape, dtype=self.compute_dtype), training=False)
+        if self.discriminator is not None and not self.discriminator.built:
+            self.discriminator.build((None, *input_shape[1:]))
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """Reconstruct ``inputs`` (n, H, W, 1); adds the commitment losses."""
@@ -375,17 +404,36 @@ class VQVAE2(keras.Model):
             error += tf.reduce_mean(tf.square(strength[0] - strength[1]))
         return error
 
+    def _adversarial_errors(
+        self, images: tf.Tensor, forward: Forward
+    ) -> tuple[tf.Tensor | None, tf.Tensor | None]:
+        """Return the decoder's and the discriminator's hinge losses (None without)."""
+        if self.discriminator is None:
+            return None, None
+        decoded = forward.reconstruction
+        real = self.discriminator(tf.cast(images, decoded.dtype))
+        fake = self.discriminator(decoded)
+        discriminator = tf.reduce_mean(tf.nn.relu(1.0 - real)) + tf.reduce_mean(
+            tf.nn.relu(1.0 + fake)
+        )
+        return -tf.reduce_mean(fake), discriminator
+
     def _loss_terms(self, images: tf.Tensor, forward: Forward) -> LossTerms:
         """Return every term of the loss of a batch, and the loss itself."""
         reconstruction = tf.reduce_mean(tf.square(images - forward.reconstruction))
         coarse = self._coarse_error(images, forward)
         gradient = self._gradient_error(images, forward)
+        adversarial, discriminator = self._adversarial_errors(images, forward)
         total = reconstruction + forward.commitment_loss
         if coarse is not None:
             total += self.top_reconstruction_weight * coarse
         if gradient is not None:
             total += self.gradient_loss_weight * gradient
-        return LossTerms(reconstruction, coarse, gradient, total)
+        if adversarial is not None:
+            total += self.adversarial_loss_weight * adversarial
+        return LossTerms(
+            reconstruction, coarse, gradient, adversarial, discriminator, total
+        )
 
     @staticmethod
     def _commitment(quantizer: VectorQuantizer, z: Any, codes: Any) -> tf.Tensor:
@@ -444,21 +492,37 @@ class VQVAE2(keras.Model):
             trackers.append(self.top_reconstruction_tracker)
         if self.gradient_loss_weight:
             trackers.append(self.gradient_tracker)
+        if self.discriminator is not None:
+            trackers += [self.adversarial_tracker, self.discriminator_tracker]
         return trackers + [m for pair in self.code_metrics.values() for m in pair]
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         """Run one optimisation step on a batch of images."""
         images = _images_of(data)
-        with tf.GradientTape() as tape:
+        critic = self.discriminator
+        with tf.GradientTape(persistent=critic is not None) as tape:
             forward = self._forward(images, training=True)
             terms = self._loss_terms(images, forward)
             # Gradients are summed over replicas: scale to the global mean.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             scaled = terms.total / replicas
-        weights = self.trainable_variables
-        self.optimizer.apply_gradients(
-            zip(tape.gradient(scaled, weights), weights, strict=True)
-        )
+            if critic is not None:
+                critic_scaled = terms.discriminator / replicas
+        if critic is None:
+            weights = self.trainable_variables
+            gradients = tape.gradient(scaled, weights)
+        else:
+            # each side descends its own loss; one optimizer steps both
+            theirs = critic.trainable_variables
+            ours = [
+                w for w in self.trainable_variables if all(w is not t for t in theirs)
+            ]
+            weights = ours + theirs
+            gradients = tape.gradient(scaled, ours) + tape.gradient(
+                critic_scaled, theirs
+            )
+            del tape
+        self.optimizer.apply_gradients(zip(gradients, weights, strict=True))
         return reducible_logs(self._update_metrics(images, forward, terms))
 
     def test_step(self, data: Any) -> dict[str, tf.Tensor]:
@@ -481,6 +545,9 @@ class VQVAE2(keras.Model):
             self.top_reconstruction_tracker.update_state(terms.coarse)
         if terms.gradient is not None:
             self.gradient_tracker.update_state(terms.gradient)
+        if terms.adversarial is not None:
+            self.adversarial_tracker.update_state(terms.adversarial)
+            self.discriminator_tracker.update_state(terms.discriminator)
         self.loss_tracker.update_state(terms.total)
         self.reconstruction_tracker.update_state(terms.reconstruction)
         self.commitment_tracker.update_state(forward.commitment_loss)
@@ -516,6 +583,7 @@ class VQVAE2(keras.Model):
             top_reconstruction_weight=self.top_reconstruction_weight,
             gradient_loss_weight=self.gradient_loss_weight,
             bottom_code_noise=self.bottom_code_noise,
+            adversarial_loss_weight=self.adversarial_loss_weight,
             seed=self.seed,
         )
         return config

@@ -149,6 +149,27 @@ def test_bottom_code_noise_reaches_the_estimator(argv, expected):
     assert estimator_params(args)["bottom_code_noise"] == expected
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"), [([], 0.0), (["--adversarial-loss-weight", "0.01"], 0.01)]
+)
+def test_the_adversarial_loss_weight_reaches_the_estimator(argv, expected):
+    from oasisgen.cli import train
+    from oasisgen.cli._common import estimator_params, parse_as
+
+    args = parse_as(train.add_parser, ["train", "--out", "run", *argv])
+    assert estimator_params(args)["adversarial_loss_weight"] == expected
+
+
+def test_a_negative_adversarial_loss_weight_is_refused_before_training(
+    tmp_path, capsys
+):
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--image-size", "16", "--epochs", "1"]
+    assert main([*argv, "--adversarial-loss-weight", "-1"]) == 2
+    assert "'adversarial_loss_weight' parameter" in capsys.readouterr().err
+    assert not (out / "model").exists()
+
+
 def test_a_bottom_code_noise_of_1_is_refused_before_training(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--out", str(out), "--image-size", "16", "--epochs", "1"]
@@ -367,6 +388,7 @@ def test_demo_trains_the_model_and_priors_and_samples(tmp_path, monkeypatch):
         "top_reconstruction_weight",
         "gradient_loss_weight",
         "bottom_code_noise",
+        "adversarial_loss_weight",
     ):
         assert metrics["params"][name] == DEMO[name]
     generator = oasisgen.load(out / "generator")

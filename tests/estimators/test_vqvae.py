@@ -80,10 +80,13 @@ def test_extra_loss_weights_train_and_survive_save_and_load(tmp_path):
     X = load_sample("train", image_size=16)
     weights = {"top_reconstruction_weight": 1.0, "gradient_loss_weight": 2.0}
     weights["bottom_code_noise"] = 0.05
+    weights["adversarial_loss_weight"] = 0.01
     est = VQVAE2Estimator(**{**TINY_VQVAE, "epochs": 3}, **weights).fit(X)
     for name in ("top_reconstruction_loss", "gradient_loss"):
         history = est.history_[name]
         assert len(history) == 3 and history[-1] < history[0], name
+    for name in ("adversarial_loss", "discriminator_loss"):
+        assert len(est.history_[name]) == 3 and np.isfinite(est.history_[name]).all()
     loaded = oasisgen.load(est.save(tmp_path / "model"))
     for name, weight in weights.items():
         assert getattr(est.model_, name) == getattr(loaded, name) == weight
@@ -278,6 +281,7 @@ def test_string_images_are_a_type_error():
         ({"top_reconstruction_weight": -1.0}, "'top_reconstruction_weight' param"),
         ({"gradient_loss_weight": -1.0}, "'gradient_loss_weight' param"),
         ({"bottom_code_noise": 1.0}, r"'bottom_code_noise' parameter .*\[0.0, 1.0\)"),
+        ({"adversarial_loss_weight": -0.1}, "'adversarial_loss_weight' param"),
         ({"learning_rate": "fast"}, "'learning_rate' parameter .*'auto'.* Got 'fast'"),
         ({"batch_size": "big"}, "'batch_size' parameter .*'auto'.* Got 'big'"),
         ({"batch_size": 0}, "'batch_size' parameter"),
@@ -294,6 +298,7 @@ def test_string_images_are_a_type_error():
         "negative-top-weight",
         "negative-gradient-weight",
         "all-code-noise",
+        "negative-adversarial-weight",
         "word-lr",
         "word-batch",
         "zero-batch",

@@ -84,7 +84,10 @@ def test_get_config_holds_the_constructor_arguments():
     assert config["seed"] == 3
 
 
-@pytest.mark.parametrize("name", ["top_reconstruction_weight", "gradient_loss_weight"])
+@pytest.mark.parametrize(
+    "name",
+    ["top_reconstruction_weight", "gradient_loss_weight", "adversarial_loss_weight"],
+)
 @pytest.mark.parametrize("weight", [-0.5, float("nan"), "heavy"])
 def test_a_negative_or_unreadable_loss_weight_is_refused(name, weight):
     with pytest.raises((ValueError, TypeError), match=name):
@@ -209,3 +212,53 @@ def test_code_noise_acts_in_training_only():
 def test_a_code_noise_outside_0_1_is_refused(rate, error):
     with pytest.raises(error, match=r"bottom_code_noise must be a number in \[0, 1\)"):
         VQVAE2(bottom_code_noise=rate, **TINY)
+
+
+def test_the_adversarial_losses_are_the_hinge_losses_of_the_discriminator():
+    weight = 0.5
+    model = VQVAE2(num_embeddings=16, adversarial_loss_weight=weight, seed=0, **TINY)
+    model.compile(optimizer="adam")
+    images = make_images(4)
+    reconstruction = model._forward(images, training=False).reconstruction
+    real = np.asarray(model.discriminator(images))
+    fake = np.asarray(model.discriminator(reconstruction))
+    logs = model.evaluate(images, batch_size=4, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["adversarial_loss"], -fake.mean(), rtol=1e-4)
+    hinge = np.maximum(0, 1 - real).mean() + np.maximum(0, 1 + fake).mean()
+    np.testing.assert_allclose(logs["discriminator_loss"], hinge, rtol=1e-4)
+    np.testing.assert_allclose(
+        logs["loss"],
+        logs["reconstruction_loss"] + logs["commitment_loss"] - weight * fake.mean(),
+        rtol=1e-4,
+        atol=1e-7,
+    )
+    again = VQVAE2.from_config(model.get_config())
+    assert again.adversarial_loss_weight == weight
+
+
+def test_the_adversarial_loss_moves_the_decoder():
+    images = make_images(8)
+    models = [
+        VQVAE2(num_embeddings=16, adversarial_loss_weight=w, seed=0, **TINY)
+        for w in (0.0, 1.0)
+    ]
+    for model in models:
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.fit(images, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    # the same start and batches: only the adversarial term tells them apart
+    plain, pushed = (np.asarray(m.predict(images, verbose=0)) for m in models)
+    assert not np.allclose(plain, pushed, atol=1e-3)
+    # and the discriminator learnt beside the model
+    untrained = VQVAE2(num_embeddings=16, adversarial_loss_weight=1.0, seed=0, **TINY)
+    untrained.build(images.shape)
+    before = untrained.discriminator.get_weights()[0]
+    assert not np.allclose(before, models[1].discriminator.get_weights()[0])
+
+
+def test_without_an_adversarial_loss_weight_there_is_no_discriminator():
+    model = VQVAE2(num_embeddings=16, seed=0, **TINY)
+    model.build((None, 32, 32, 1))
+    assert model.discriminator is None
+    assert not any("discriminator" in w.path for w in model.weights)
+    names = [m.name for m in model.metrics]
+    assert "adversarial_loss" not in names and "discriminator_loss" not in names
