@@ -45,6 +45,7 @@ MODEL_SETTINGS = (
     "top_reconstruction_weight",
     "gradient_loss_weight",
     "bottom_code_noise",
+    "adversarial_loss_weight",
     "batch_size",
     "learning_rate",
 )
