@@ -109,7 +109,8 @@ BAD_FILES = {
         TINY.replace("num_embeddings = [8, 16]", "num_embedding = [8, 16]"),
         ValueError,
         r"\[grid\] names the parameter 'num_embedding', which VQVAE2Estimator does "
-        r"not have. Did you mean 'num_embeddings'\? Valid parameters: batch_size, ",
+        r"not have. Did you mean 'num_embeddings'\? Valid parameters: "
+        r"adversarial_loss_weight, batch_size, ",
     ),
     "unknown-fixed-parameter": (
         TINY.replace("epochs = 1", "epoch = 1"),
