@@ -139,42 +139,31 @@ def test_batch_size_and_learning_rate_take_auto_or_a_number(argv, expected):
 
 
 @pytest.mark.parametrize(
-    ("argv", "expected"), [([], 0.0), (["--bottom-code-noise", "0.1"], 0.1)]
+    ("name", "flag", "value"),
+    [("bottom_code_noise", "--bottom-code-noise", 0.1)]
+    + [("adversarial_loss_weight", "--adversarial-loss-weight", 0.01)],
 )
-def test_bottom_code_noise_reaches_the_estimator(argv, expected):
+def test_the_decoders_training_options_reach_the_estimator(name, flag, value):
     from oasisgen.cli import train
     from oasisgen.cli._common import estimator_params, parse_as
 
-    args = parse_as(train.add_parser, ["train", "--out", "run", *argv])
-    assert estimator_params(args)["bottom_code_noise"] == expected
+    for argv, expected in [([], 0.0), ([flag, str(value)], value)]:
+        args = parse_as(train.add_parser, ["train", "--out", "run", *argv])
+        assert estimator_params(args)[name] == expected
 
 
 @pytest.mark.parametrize(
-    ("argv", "expected"), [([], 0.0), (["--adversarial-loss-weight", "0.01"], 0.01)]
+    ("name", "flag", "value"),
+    [("bottom_code_noise", "--bottom-code-noise", "1")]
+    + [("adversarial_loss_weight", "--adversarial-loss-weight", "-1")],
 )
-def test_the_adversarial_loss_weight_reaches_the_estimator(argv, expected):
-    from oasisgen.cli import train
-    from oasisgen.cli._common import estimator_params, parse_as
-
-    args = parse_as(train.add_parser, ["train", "--out", "run", *argv])
-    assert estimator_params(args)["adversarial_loss_weight"] == expected
-
-
-def test_a_negative_adversarial_loss_weight_is_refused_before_training(
-    tmp_path, capsys
+def test_a_bad_decoder_training_option_is_refused_before_training(
+    tmp_path, capsys, name, flag, value
 ):
     out = tmp_path / "run"
     argv = ["train", "--out", str(out), "--image-size", "16", "--epochs", "1"]
-    assert main([*argv, "--adversarial-loss-weight", "-1"]) == 2
-    assert "'adversarial_loss_weight' parameter" in capsys.readouterr().err
-    assert not (out / "model").exists()
-
-
-def test_a_bottom_code_noise_of_1_is_refused_before_training(tmp_path, capsys):
-    out = tmp_path / "run"
-    argv = ["train", "--out", str(out), "--image-size", "16", "--epochs", "1"]
-    assert main([*argv, "--bottom-code-noise", "1"]) == 2
-    assert "'bottom_code_noise' parameter" in capsys.readouterr().err
+    assert main([*argv, flag, value]) == 2
+    assert f"'{name}' parameter" in capsys.readouterr().err
     assert not (out / "model").exists()
 
 
