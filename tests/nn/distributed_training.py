@@ -10,8 +10,8 @@ It prints one line of JSON: the training losses, a digest of the weights, the
 largest difference between the replicas' copies of the codebooks, whether this
 process is the chief, and where ``save`` wrote. Under ``mirrored`` the process
 splits its CPU into two logical devices and also trains on one device, for
-comparison, and with batch sizes and validation sets that do not split over the
-two, for the VQ-VAE-2 and for a prior.
+comparison, with batch sizes and validation sets that do not split over the two,
+for the VQ-VAE-2 and for a prior, and with the adversarial loss.
 """
 
 import hashlib
@@ -22,10 +22,15 @@ from pathlib import Path
 
 def codebook_spread(estimator, strategy) -> float:
     """Return the largest difference between two replicas' codebook entries."""
+    return replica_spread(
+        [v for v in estimator.model_.weights if "embeddings" in v.path], strategy
+    )
+
+
+def replica_spread(variables, strategy) -> float:
+    """Return the largest difference between two replicas' copies of variables."""
     spread = 0.0
-    for variable in estimator.model_.weights:
-        if "embeddings" not in variable.path:
-            continue
+    for variable in variables:
         replicas = [
             value.numpy()
             for value in strategy.experimental_local_results(variable.value)
@@ -93,6 +98,18 @@ def main(mode: str, out: Path) -> None:
         codes = make_row_codes(10)
         fitted = PixelCNNPrior(**prior, validation_fraction=0.3).fit(codes)
         report["prior_history"] = fitted.history_
+        # the patch discriminator is mirrored too, and learns in step
+        adversarial = {**params, "adversarial_loss_weight": 0.1}
+        mirrored = VQVAE2Estimator(**adversarial, distribute=mode).fit(X)
+        report["adversarial_history"] = mirrored.history_
+        report["one_device_adversarial_history"] = (
+            VQVAE2Estimator(**adversarial).fit(X).history_
+        )
+        discriminator = mirrored.model_.discriminator.weights
+        report["discriminator_spread"] = replica_spread(discriminator, strategy)
+        report["discriminator_copies"] = sorted(
+            {len(strategy.experimental_local_results(v.value)) for v in discriminator}
+        )
         try:
             PixelCNNPrior(**{**prior, "batch_size": 5}).fit(codes)
         except ValueError as error:

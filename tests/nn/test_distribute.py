@@ -102,6 +102,14 @@ def test_mirrored_on_two_devices_matches_one_device(tmp_path):
         "epoch-0001",
         "epoch-0002",
     ]
+    # With the adversarial loss both replicas keep one discriminator, and the
+    # pair of networks learns as on one device.
+    assert report["discriminator_copies"] == [2]
+    assert report["discriminator_spread"] == 0.0
+    mirrored = report["adversarial_history"]
+    one_device = report["one_device_adversarial_history"]
+    for name in ("loss", "discriminator_loss"):
+        np.testing.assert_allclose(mirrored[name], one_device[name], rtol=0.01)
 
 
 def test_multi_worker_trains_in_step_and_only_the_chief_writes(tmp_path):
