@@ -6,8 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The suite runs on two worker processes (pytest-xdist) that take tests from each
 # other when one runs out (worksteal; a module's fixtures may then be built in
-# both), and lists its 15 slowest tests: 10 min 49 s on 2 cores in a fresh clone
-# of a199c17 (`bash .ci/run`, 2026-12-03 16:09 UTC, 1841 tests; 12 min 2 s with
+# both), and lists its 15 slowest tests: 13 min 37 s on 2 cores in a fresh clone
+# of 523a4f0 (`bash .ci/run`, 2026-12-03 22:48 UTC, 1857 tests; 14 min 44 s with
 # the install and the lint), 15 min 23 s for the suite of 89c4b08 on a slow hour
 # (14:13 UTC): this shared machine's speed varies by a third within hours, so
 # leave room under CI's 15 minutes. CI runs all of it;

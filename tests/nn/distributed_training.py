@@ -99,7 +99,7 @@ def main(mode: str, out: Path) -> None:
         fitted = PixelCNNPrior(**prior, validation_fraction=0.3).fit(codes)
         report["prior_history"] = fitted.history_
         # the patch discriminator is mirrored too, and learns in step
-        adversarial = {**params, "adversarial_loss_weight": 0.1}
+        adversarial = {**TINY_VQVAE, "adversarial_loss_weight": 0.1}  # 1 epoch
         mirrored = VQVAE2Estimator(**adversarial, distribute=mode).fit(X)
         report["adversarial_history"] = mirrored.history_
         report["one_device_adversarial_history"] = (
