@@ -106,9 +106,10 @@ def main(mode: str, out: Path) -> None:
             VQVAE2Estimator(**adversarial).fit(X).history_
         )
         discriminator = mirrored.model_.discriminator.weights
-        report["discriminator_spread"] = replica_spread(discriminator, strategy)
+        own = mirrored.model_.distribute_strategy
+        report["discriminator_spread"] = replica_spread(discriminator, own)
         report["discriminator_copies"] = sorted(
-            {len(strategy.experimental_local_results(v.value)) for v in discriminator}
+            {len(own.experimental_local_results(v.value)) for v in discriminator}
         )
         try:
             PixelCNNPrior(**{**prior, "batch_size": 5}).fit(codes)
