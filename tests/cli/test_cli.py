@@ -140,8 +140,10 @@ def test_batch_size_and_learning_rate_take_auto_or_a_number(argv, expected):
 
 @pytest.mark.parametrize(
     ("name", "flag", "value"),
-    [("bottom_code_noise", "--bottom-code-noise", 0.1)]
-    + [("adversarial_loss_weight", "--adversarial-loss-weight", 0.01)],
+    [
+        ("bottom_code_noise", "--bottom-code-noise", 0.1),
+        ("adversarial_loss_weight", "--adversarial-loss-weight", 0.01),
+    ],
 )
 def test_the_decoders_training_options_reach_the_estimator(name, flag, value):
     from oasisgen.cli import train
@@ -154,8 +156,10 @@ def test_the_decoders_training_options_reach_the_estimator(name, flag, value):
 
 @pytest.mark.parametrize(
     ("name", "flag", "value"),
-    [("bottom_code_noise", "--bottom-code-noise", "1")]
-    + [("adversarial_loss_weight", "--adversarial-loss-weight", "-1")],
+    [
+        ("bottom_code_noise", "--bottom-code-noise", "1"),
+        ("adversarial_loss_weight", "--adversarial-loss-weight", "-1"),
+    ],
 )
 def test_a_bad_decoder_training_option_is_refused_before_training(
     tmp_path, capsys, name, flag, value
