@@ -9,8 +9,9 @@ from oasisgen import VQVAE2Estimator
 from .conftest import TINY_VQVAE, make_slices
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fitted():
+    """One fit shared by the tests; saving does not change it."""
     return VQVAE2Estimator(**TINY_VQVAE).fit(make_slices(8))
 
 

@@ -11,9 +11,10 @@ from oasisgen.datasets import SliceDataset, load_sample
 from .conftest import TINY_VQVAE, make_slices
 
 
-@pytest.fixture
-def fitted(slices):
-    return VQVAE2Estimator(**TINY_VQVAE).fit(slices)
+@pytest.fixture(scope="module")
+def fitted():
+    """One fit shared by the tests that only read from it."""
+    return VQVAE2Estimator(**TINY_VQVAE).fit(make_slices())
 
 
 def test_codes_round_trip_through_transform_and_inverse_transform(fitted, slices):
